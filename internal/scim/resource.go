@@ -1,0 +1,73 @@
+package scim
+
+import "context"
+
+// Attributes is a SCIM resource as JSON-shaped data: core attributes at the top level under
+// their canonical names, extension attributes nested under the extension URN, plus "schemas",
+// "id" and "meta" on resources the backends return. Values are string, bool, json.Number or
+// int64, []any and map[string]any, as encoding/json produces with UseNumber.
+type Attributes = map[string]any
+
+// ApplyFunc turns the current SCIM view of a resource into the desired one. The bridge calls it
+// inside its per-resource lock, on a fresh read, so PATCH semantics stay here in scim while
+// the read-merge-write against Domo stays in the bridge.
+type ApplyFunc func(current Attributes) (Attributes, error)
+
+// ReadOptions tell a backend which parts of a resource the response needs, so that it can skip
+// costly reads (a group's members) the client excluded.
+type ReadOptions struct {
+	Members bool // include a group's members
+}
+
+// Resources is what the HTTP layer needs from the store of one resource type. Every method
+// returns *Error for failures the client caused or must hear about (404, 409, 429, 503...);
+// anything else becomes a 500 without detail.
+type Resources interface {
+	Create(ctx context.Context, attrs Attributes) (Attributes, error)
+	Get(ctx context.Context, id string, opt ReadOptions) (Attributes, error)
+	Replace(ctx context.Context, id string, attrs Attributes, opt ReadOptions) (Attributes, error)
+	Patch(ctx context.Context, id string, apply ApplyFunc, opt ReadOptions) (Attributes, error)
+	Delete(ctx context.Context, id string) error
+	List(ctx context.Context, q Query) (Page, error)
+}
+
+// Users is the backend of /Users.
+type Users interface{ Resources }
+
+// Groups is the backend of /Groups.
+type Groups interface{ Resources }
+
+// Query is a parsed list request: GET /Users?filter=…&startIndex=…&count=…&sortBy=…, or the
+// same as POST /.search.
+type Query struct {
+	Filter     *Filter // nil: every resource
+	SortBy     *AttrPath
+	Descending bool
+	StartIndex int // 1-based, at least 1
+	Count      int // at least 0; 0 asks for totalResults only
+	ReadOptions
+}
+
+// Page is one page of a list answer.
+type Page struct {
+	TotalResults int
+	Resources    []Attributes
+}
+
+// Resource is a read-only view of one user or group that filters and sorting evaluate against
+// without building its full attribute map.
+type Resource interface {
+	// Values returns the values at key (AttrPath.Key: the lower-case canonical attribute name,
+	// URN-qualified for extension attributes) and sub (a lower-case sub-attribute name, or "").
+	// A multi-valued attribute yields one value per element; an absent one yields none. Values
+	// are string, bool, int64 or time.Time; a complex attribute asked for without sub yields one
+	// map[string]any per element, keyed by lower-case sub-attribute names.
+	Values(key, sub string) []any
+}
+
+// Lookup is an equality on an indexed attribute: Key is "id", "username", "externalid",
+// "emails.value" or "displayname".
+type Lookup struct {
+	Key   string
+	Value string
+}
