@@ -21,12 +21,13 @@ type ReadOptions struct {
 
 // Resources is what the HTTP layer needs from the store of one resource type. Every method
 // returns *Error for failures the client caused or must hear about (404, 409, 429, 503...);
-// anything else becomes a 500 without detail.
+// anything else becomes a 500 without detail. PUT and PATCH both go through Update: the
+// handler passes an ApplyFunc that either replaces the resource (PUT) or applies operations
+// to it (PATCH), so both share one locked read-merge-write in the backend.
 type Resources interface {
 	Create(ctx context.Context, attrs Attributes) (Attributes, error)
 	Get(ctx context.Context, id string, opt ReadOptions) (Attributes, error)
-	Replace(ctx context.Context, id string, attrs Attributes, opt ReadOptions) (Attributes, error)
-	Patch(ctx context.Context, id string, apply ApplyFunc, opt ReadOptions) (Attributes, error)
+	Update(ctx context.Context, id string, apply ApplyFunc, opt ReadOptions) (Attributes, error)
 	Delete(ctx context.Context, id string) error
 	List(ctx context.Context, q Query) (Page, error)
 }

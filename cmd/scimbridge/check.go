@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scimbridge/scimbridge/internal/domo"
+	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/store"
+)
+
+// check validates the configuration and the Domo connection, prints a readable report and
+// fails on any problem, so an operator knows before pointing an IdP at the bridge.
+func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var problems []string
+	ok := func(format string, a ...any) { fmt.Fprintf(stdout, "  ok    "+format+"\n", a...) }
+	bad := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		problems = append(problems, msg)
+		fmt.Fprintf(stdout, "  FAIL  %s\n", msg)
+	}
+	fmt.Fprintln(stdout, "scimbridge check")
+
+	cfg, err := loadConfig("check", args, getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		for _, e := range splitErrors(err) {
+			bad("configuration: %v", e)
+		}
+		return fmt.Errorf("%d problem(s) found", len(problems))
+	}
+	ok("configuration (%d bearer token(s), deprovision policy %s, rate limit %d/min)", len(cfg.Tokens), cfg.Deprovision, cfg.DomoRateLimit)
+
+	st, err := store.Open(ctx, cfg.State)
+	if err != nil {
+		bad("state file %s: %v", cfg.State, err)
+	} else {
+		ok("state file %s opens and is up to date", cfg.State)
+		st.Close()
+	}
+
+	client, err := domo.New(domo.Config{
+		BaseURL: cfg.DomoAPIURL, ClientID: cfg.DomoClientID, ClientSecret: cfg.DomoSecret,
+		RatePerMinute: cfg.DomoRateLimit, Logger: zerolog.Nop(),
+	})
+	if err != nil {
+		bad("Domo client: %v", err)
+		return fmt.Errorf("%d problem(s) found", len(problems))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	tok, err := client.Token(cctx)
+	if err != nil {
+		bad("Domo token from %s: %v", cfg.DomoAPIURL, err)
+		return fmt.Errorf("%d problem(s) found", len(problems))
+	}
+	ok("Domo token obtained (customer %q, scope %q, API client owner %d protected)", tok.Customer, tok.Scope, tok.UserID)
+
+	roles := mapping.NewRoles(cfg.Roles)
+	users, unknownRoles := 0, map[string]int{}
+	for u, err := range client.Users(cctx) {
+		if err != nil {
+			bad("listing Domo users: %v", err)
+			break
+		}
+		users++
+		if u.Role != "" {
+			if _, found := roles.Lookup(u.Role); !found {
+				unknownRoles[u.Role]++
+			}
+		}
+	}
+	ok("%d Domo users readable", users)
+	if len(unknownRoles) > 0 {
+		names := make([]string, 0, len(unknownRoles))
+		for n, c := range unknownRoles {
+			names = append(names, fmt.Sprintf("%q (%d users)", n, c))
+		}
+		sort.Strings(names)
+		bad("roles not in the catalogue, add them to SCIMBRIDGE_ROLES as Name=id: %v", names)
+	} else {
+		ok("every user's role is a known role")
+	}
+	groups := 0
+	for _, err := range client.Groups(cctx) {
+		if err != nil {
+			bad("listing Domo groups: %v", err)
+			break
+		}
+		groups++
+	}
+	ok("%d Domo groups readable", groups)
+	if len(problems) > 0 {
+		return fmt.Errorf("%d problem(s) found", len(problems))
+	}
+	fmt.Fprintln(stdout, "all checks passed")
+	return nil
+}
+
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

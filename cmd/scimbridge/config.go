@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/bridge"
+	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/scim"
+)
+
+// Config is everything `serve` reads from flags and the environment.
+type Config struct {
+	Addr            string
+	Tokens          []scim.Token
+	DomoAPIURL      string
+	DomoClientID    string
+	DomoSecret      string
+	State           string
+	DomoRateLimit   int
+	DomoMaxWait     time.Duration
+	BaseURL         string
+	LoginDomain     string
+	DefaultRole     string
+	Roles           []mapping.Role
+	SendInvite      bool
+	Deprovision     string
+	DemoteRole      string
+	BreakerMax      int
+	BreakerWindow   time.Duration
+	ProtectedUsers  []string
+	ShowDefault     bool
+	RefreshInterval time.Duration
+	MaxBodyBytes    int64
+	TLSCert         string
+	TLSKey          string
+	LogLevel        string
+	LogFormat       string
+}
+
+// setting is one configuration knob: its flag, its environment variable, its default and how
+// it lands in Config. The README's configuration table is checked against this list.
+type setting struct {
+	flag   string
+	env    string
+	def    string
+	help   string
+	secret bool // also read from ENV_FILE; never printed
+	set    func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"addr", "SCIMBRIDGE_ADDR", ":8080", "listen address", false, func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"token", "SCIMBRIDGE_TOKEN", "", "bearer token(s) the IdP must present, comma-separated; each may be named as name:token", true, func(c *Config, v string) error {
+		ts, err := parseTokens(v, false)
+		c.Tokens = append(c.Tokens, ts...)
+		return err
+	}},
+	{"readonly-token", "SCIMBRIDGE_READONLY_TOKEN", "", "read-only bearer token(s) (GET only) for auditors and monitors, same format", true, func(c *Config, v string) error {
+		ts, err := parseTokens(v, true)
+		c.Tokens = append(c.Tokens, ts...)
+		return err
+	}},
+	{"domo-api-url", "SCIMBRIDGE_DOMO_API_URL", "https://api.domo.com", "Domo API base; the token endpoint is {base}/oauth/token", false, func(c *Config, v string) error { c.DomoAPIURL = v; return nil }},
+	{"domo-client-id", "SCIMBRIDGE_DOMO_CLIENT_ID", "", "Domo client id (scope user)", true, func(c *Config, v string) error { c.DomoClientID = strings.TrimSpace(v); return nil }},
+	{"domo-client-secret", "SCIMBRIDGE_DOMO_CLIENT_SECRET", "", "Domo client secret", true, func(c *Config, v string) error { c.DomoSecret = strings.TrimSpace(v); return nil }},
+	{"state", "SCIMBRIDGE_STATE", "scimbridge.db", "embedded state database file", false, func(c *Config, v string) error { c.State = v; return nil }},
+	{"domo-rate-limit", "SCIMBRIDGE_DOMO_RATE_LIMIT", "3000", "Domo requests per minute the bridge may send (token requests included)", false, intSetting(func(c *Config, n int) { c.DomoRateLimit = n })},
+	{"domo-max-wait", "SCIMBRIDGE_DOMO_MAX_WAIT", "20s", "longest a request waits for Domo budget before the IdP gets 429 with Retry-After", false, durSetting(func(c *Config, d time.Duration) { c.DomoMaxWait = d })},
+	{"base-url", "SCIMBRIDGE_BASE_URL", "", "public base URL of the SCIM API (e.g. https://scim.example.com/scim/v2); empty derives it from each request", false, func(c *Config, v string) error { c.BaseURL = v; return nil }},
+	{"login-domain", "SCIMBRIDGE_LOGIN_DOMAIN", "", "when a userName is not an email address, the Domo login becomes userName@this-domain; empty uses the user's primary email", false, func(c *Config, v string) error { c.LoginDomain = strings.TrimPrefix(strings.TrimSpace(v), "@"); return nil }},
+	{"default-role", "SCIMBRIDGE_DEFAULT_ROLE", "Participant", "Domo role of users created without roles", false, func(c *Config, v string) error { c.DefaultRole = v; return nil }},
+	{"roles", "SCIMBRIDGE_ROLES", "", "custom Domo roles as Name=id pairs, comma-separated (the five system roles are built in)", false, func(c *Config, v string) error {
+		rs, err := parseRoles(v)
+		c.Roles = rs
+		return err
+	}},
+	{"send-invite", "SCIMBRIDGE_SEND_INVITE", "false", "ask Domo to email an invitation to each created user", false, boolSetting(func(c *Config, b bool) { c.SendInvite = b })},
+	{"deprovision", "SCIMBRIDGE_DEPROVISION", "mark", "what active:false does: mark, demote or delete", false, func(c *Config, v string) error { c.Deprovision = strings.ToLower(strings.TrimSpace(v)); return nil }},
+	{"demote-role", "SCIMBRIDGE_DEMOTE_ROLE", "Social", "role a deactivated user gets under the demote policy", false, func(c *Config, v string) error { c.DemoteRole = v; return nil }},
+	{"breaker-max", "SCIMBRIDGE_BREAKER_MAX", "50", "deprovisions (deactivations and deletions) allowed per window before the breaker halts them; 0 disables", false, intSetting(func(c *Config, n int) { c.BreakerMax = n })},
+	{"breaker-window", "SCIMBRIDGE_BREAKER_WINDOW", "10m", "the breaker's window", false, durSetting(func(c *Config, d time.Duration) { c.BreakerWindow = d })},
+	{"protected-users", "SCIMBRIDGE_PROTECTED_USERS", "", "Domo user ids or emails the bridge never shows, changes or deletes, comma-separated (the API client's owner always is)", false, func(c *Config, v string) error { c.ProtectedUsers = splitList(v); return nil }},
+	{"show-default-group", "SCIMBRIDGE_SHOW_DEFAULT_GROUP", "false", "list Domo's Default group as a SCIM group (it is never renamed or deleted)", false, boolSetting(func(c *Config, b bool) { c.ShowDefault = b })},
+	{"refresh-interval", "SCIMBRIDGE_REFRESH_INTERVAL", "10m", "how often the index reloads users and groups from Domo; 0 disables", false, durSetting(func(c *Config, d time.Duration) { c.RefreshInterval = d })},
+	{"max-body-bytes", "SCIMBRIDGE_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)", false, intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
+	{"tls-cert", "SCIMBRIDGE_TLS_CERT", "", "TLS certificate file (PEM, full chain); empty serves plain HTTP (behind a TLS load balancer)", false, func(c *Config, v string) error { c.TLSCert = v; return nil }},
+	{"tls-key", "SCIMBRIDGE_TLS_KEY", "", "TLS private key file (PEM)", false, func(c *Config, v string) error { c.TLSKey = v; return nil }},
+	{"log-level", "SCIMBRIDGE_LOG_LEVEL", "info", "debug, info, warn or error", false, func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
+	{"log-format", "SCIMBRIDGE_LOG_FORMAT", "json", "json or console", false, func(c *Config, v string) error { c.LogFormat = strings.ToLower(v); return nil }},
+}
+
+func intSetting(f func(*Config, int)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+		f(c, n)
+		return nil
+	}
+}
+
+func durSetting(f func(*Config, time.Duration)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 10m)", v)
+		}
+		f(c, d)
+		return nil
+	}
+}
+
+func boolSetting(f func(*Config, bool)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		f(c, b)
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseTokens reads "secret" or "name:secret" entries. Names let the access and audit logs say
+// which IdP app acted without ever printing a token.
+func parseTokens(v string, readOnly bool) ([]scim.Token, error) {
+	var out []scim.Token
+	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		t := scim.Token{Secret: e, ReadOnly: readOnly}
+		if name, secret, ok := strings.Cut(e, ":"); ok && validTokenName(name) {
+			t.Name, t.Secret = name, strings.TrimSpace(secret)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func validTokenName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseRoles(v string) ([]mapping.Role, error) {
+	var out []mapping.Role
+	for _, e := range splitList(v) {
+		name, id, ok := strings.Cut(e, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+		if !ok || err != nil || n <= 0 || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("role %q is not Name=id", e)
+		}
+		out = append(out, mapping.Role{Name: strings.TrimSpace(name), ID: n})
+	}
+	return out, nil
+}
+
+// loadConfig reads flags, then the environment for every flag not given, then defaults.
+// Secrets also come from ENV_FILE. Every problem is reported, not just the first.
+func loadConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(discard{})
+	vals := make([]*string, len(settings))
+	for i, s := range settings {
+		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var c Config
+	var errs []error
+	for i, s := range settings {
+		v, from := s.def, "default"
+		switch {
+		case set[s.flag]:
+			v, from = *vals[i], "flag --"+s.flag
+		case getenv(s.env) != "":
+			v, from = getenv(s.env), s.env
+		case s.secret && getenv(s.env+"_FILE") != "":
+			b, err := os.ReadFile(getenv(s.env + "_FILE"))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", s.env, err))
+				continue
+			}
+			v, from = strings.TrimSpace(string(b)), s.env+"_FILE"
+		}
+		if err := s.set(&c, v); err != nil {
+			if s.secret {
+				errs = append(errs, fmt.Errorf("%s: invalid value", from))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: %w", from, err))
+			}
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Validate checks the configuration as a table and reports every problem at once.
+func (c Config) Validate() error {
+	_, tokErr := scim.NewTokens(c.Tokens)
+	u, urlErr := url.Parse(c.DomoAPIURL)
+	_, _, addrErr := net.SplitHostPort(c.Addr)
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{len(c.Tokens) == 0, "no bearer token: set SCIMBRIDGE_TOKEN (or SCIMBRIDGE_TOKEN_FILE); the bridge refuses to run unauthenticated"},
+		{len(c.Tokens) > 0 && tokErr != nil, fmt.Sprint(tokErr)},
+		{c.DomoClientID == "", "no Domo client id: set SCIMBRIDGE_DOMO_CLIENT_ID"},
+		{c.DomoSecret == "", "no Domo client secret: set SCIMBRIDGE_DOMO_CLIENT_SECRET (or SCIMBRIDGE_DOMO_CLIENT_SECRET_FILE)"},
+		{urlErr != nil || u.Scheme == "" || u.Host == "", "SCIMBRIDGE_DOMO_API_URL must be an absolute URL"},
+		{addrErr != nil, fmt.Sprintf("SCIMBRIDGE_ADDR %q is not host:port", c.Addr)},
+		{c.State == "", "SCIMBRIDGE_STATE must name a file"},
+		{c.DomoRateLimit < 10, "SCIMBRIDGE_DOMO_RATE_LIMIT must be at least 10 requests a minute"},
+		{c.DomoMaxWait < 0, "SCIMBRIDGE_DOMO_MAX_WAIT must not be negative"},
+		{c.Deprovision != bridge.PolicyMark && c.Deprovision != bridge.PolicyDemote && c.Deprovision != bridge.PolicyDelete, fmt.Sprintf("SCIMBRIDGE_DEPROVISION %q must be mark, demote or delete", c.Deprovision)},
+		{c.BreakerMax < 0, "SCIMBRIDGE_BREAKER_MAX must not be negative"},
+		{c.BreakerWindow <= 0, "SCIMBRIDGE_BREAKER_WINDOW must be positive"},
+		{c.RefreshInterval < 0, "SCIMBRIDGE_REFRESH_INTERVAL must not be negative"},
+		{c.RefreshInterval > 0 && c.RefreshInterval < 10*time.Second, "SCIMBRIDGE_REFRESH_INTERVAL below 10s would spend Domo's budget on reloading"},
+		{c.MaxBodyBytes < 1024, "SCIMBRIDGE_MAX_BODY_BYTES must be at least 1024"},
+		{(c.TLSCert == "") != (c.TLSKey == ""), "SCIMBRIDGE_TLS_CERT and SCIMBRIDGE_TLS_KEY go together"},
+		{c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http"), "SCIMBRIDGE_BASE_URL must be an absolute http(s) URL"},
+		{c.LogFormat != "json" && c.LogFormat != "console", "SCIMBRIDGE_LOG_FORMAT must be json or console"},
+	}
+	roles := mapping.NewRoles(c.Roles)
+	if _, ok := roles.Lookup(c.DefaultRole); !ok {
+		checks = append(checks, struct {
+			bad bool
+			msg string
+		}{true, fmt.Sprintf("SCIMBRIDGE_DEFAULT_ROLE %q is not a known Domo role", c.DefaultRole)})
+	}
+	if _, ok := roles.Lookup(c.DemoteRole); !ok && c.Deprovision == bridge.PolicyDemote {
+		checks = append(checks, struct {
+			bad bool
+			msg string
+		}{true, fmt.Sprintf("SCIMBRIDGE_DEMOTE_ROLE %q is not a known Domo role", c.DemoteRole)})
+	}
+	var errs []error
+	for _, ch := range checks {
+		if ch.bad {
+			errs = append(errs, errors.New(ch.msg))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimbridge/scimbridge/internal/bridge"
+	"github.com/scimbridge/scimbridge/internal/domo"
+	"github.com/scimbridge/scimbridge/internal/index"
+	"github.com/scimbridge/scimbridge/internal/scim"
+)
+
+// domoMetrics turns the Domo client's hooks into Prometheus series, and counts each call
+// against the SCIM request that caused it (for the access log's domo_calls).
+type domoMetrics struct {
+	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	retries  *prometheus.CounterVec
+	throttle prometheus.Counter
+	wait     prometheus.Histogram
+}
+
+func newDomoMetrics(reg prometheus.Registerer) *domoMetrics {
+	m := &domoMetrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimbridge_domo_requests_total",
+			Help: "HTTP requests sent to Domo, by operation and status (0: transport error).",
+		}, []string{"op", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scimbridge_domo_request_duration_seconds",
+			Help:    "Latency of requests to Domo, by operation.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"op"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimbridge_domo_retries_total",
+			Help: "Requests to Domo retried, by operation and reason.",
+		}, []string{"op", "reason"}),
+		throttle: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimbridge_domo_throttled_total",
+			Help: "429 answers received from Domo.",
+		}),
+		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scimbridge_domo_budget_wait_seconds",
+			Help:    "Time requests waited for Domo budget (pacing and 429 back-off).",
+			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	reg.MustRegister(m.calls, m.latency, m.retries, m.throttle, m.wait)
+	return m
+}
+
+func (m *domoMetrics) hooks() domo.Hooks {
+	return domo.Hooks{
+		Request: func(ctx context.Context, op string, status int, d time.Duration) {
+			scim.RequestInfo(ctx).Upstream()
+			m.calls.WithLabelValues(op, strconv.Itoa(status)).Inc()
+			m.latency.WithLabelValues(op).Observe(d.Seconds())
+			if status == 429 {
+				m.throttle.Inc()
+			}
+		},
+		Retry: func(_ context.Context, op, reason string) {
+			m.retries.WithLabelValues(op, reason).Inc()
+		},
+		Wait: func(_ context.Context, _ string, d time.Duration) {
+			m.wait.Observe(d.Seconds())
+		},
+	}
+}
+
+// registerBridgeMetrics exposes the index's size and age and the operator switches.
+func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridge.Bridge) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		gauge("scimbridge_index_users", "Users in the index.", func() float64 { return float64(idx.Stats().Users) }),
+		gauge("scimbridge_index_groups", "Groups in the index.", func() float64 { return float64(idx.Stats().Groups) }),
+		gauge("scimbridge_index_age_seconds", "Seconds since the index was last loaded from Domo.", func() float64 {
+			st := idx.Stats()
+			if !st.Loaded {
+				return -1
+			}
+			return time.Since(st.LoadedAt).Seconds()
+		}),
+		gauge("scimbridge_deprovision_breaker_open", "1 while the deprovision breaker halts deprovisioning.", func() float64 {
+			if b.BreakerOpen() {
+				return 1
+			}
+			return 0
+		}),
+		gauge("scimbridge_paused", "1 while an operator has paused provisioning.", func() float64 {
+			if p, _ := b.Paused(); p {
+				return 1
+			}
+			return 0
+		}),
+	)
+}

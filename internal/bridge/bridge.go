@@ -1,0 +1,157 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scimbridge/scimbridge/internal/domo"
+	"github.com/scimbridge/scimbridge/internal/index"
+	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/scim"
+	"github.com/scimbridge/scimbridge/internal/store"
+)
+
+// Deprovisioning policies: what active:false does to the Domo user.
+const (
+	PolicyMark   = "mark"   // remember active:false; Domo unchanged (SSO blocks the login)
+	PolicyDemote = "demote" // also move to a low role and out of all groups; reactivation restores both
+	PolicyDelete = "delete" // delete the Domo user (irreversible)
+)
+
+// Config wires the bridge.
+type Config struct {
+	Domo    *domo.Client
+	Store   *store.Store
+	Index   *index.Index
+	Mapping mapping.Options // BaseURL is taken from each request
+
+	SendInvite       bool          // sendInvite on Domo user creation
+	Policy           string        // PolicyMark (default), PolicyDemote or PolicyDelete
+	DemoteRole       string        // role for PolicyDemote, default "Social"
+	BreakerMax       int           // deprovisions allowed per BreakerWindow before the breaker opens; 0 disables
+	BreakerWindow    time.Duration // default 10 minutes
+	ProtectedUsers   []string      // Domo ids or emails the bridge never shows, changes or deletes
+	ShowDefaultGroup bool          // list Domo's Default group as a SCIM group
+	RefreshInterval  time.Duration // background index refresh; 0 disables
+	MemberWorkers    int           // concurrent membership calls in one group change, default 8
+
+	Logger zerolog.Logger
+	Now    func() time.Time
+}
+
+// Bridge implements scim.Users and scim.Groups over Domo.
+type Bridge struct {
+	cfg   Config
+	domo  *domo.Client
+	store *store.Store
+	index *index.Index
+	log   zerolog.Logger
+	now   func() time.Time
+
+	userLocks  keyedMutex
+	groupLocks keyedMutex
+
+	mu        sync.RWMutex
+	protected map[int64]bool   // hidden user ids
+	protEmail map[string]bool  // hidden user emails, lower-cased
+	paused    *pauseState      // nil when not paused
+	breaker   breakerState
+}
+
+// New validates the configuration and builds a bridge. It does not call Domo; Start does.
+func New(cfg Config) (*Bridge, error) {
+	if cfg.Domo == nil || cfg.Store == nil || cfg.Index == nil {
+		return nil, fmt.Errorf("bridge: Domo client, store and index are required")
+	}
+	switch cfg.Policy {
+	case "":
+		cfg.Policy = PolicyMark
+	case PolicyMark, PolicyDemote, PolicyDelete:
+	default:
+		return nil, fmt.Errorf("bridge: unknown deprovisioning policy %q (want mark, demote or delete)", cfg.Policy)
+	}
+	if cfg.DemoteRole == "" {
+		cfg.DemoteRole = "Social"
+	}
+	if cfg.Policy == PolicyDemote && cfg.Mapping.Roles != nil {
+		if _, ok := cfg.Mapping.Roles.Lookup(cfg.DemoteRole); !ok {
+			return nil, fmt.Errorf("bridge: demote role %q is not a known Domo role", cfg.DemoteRole)
+		}
+	}
+	if cfg.BreakerWindow <= 0 {
+		cfg.BreakerWindow = 10 * time.Minute
+	}
+	if cfg.MemberWorkers <= 0 {
+		cfg.MemberWorkers = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Bridge{
+		cfg: cfg, domo: cfg.Domo, store: cfg.Store, index: cfg.Index,
+		log: cfg.Logger.With().Str("component", "bridge").Logger(), now: cfg.Now,
+		protected: map[int64]bool{}, protEmail: map[string]bool{},
+	}
+	for _, p := range cfg.ProtectedUsers {
+		b.protect(p)
+	}
+	return b, nil
+}
+
+// protect hides a user, given as a Domo id or an email, from SCIM.
+func (b *Bridge) protect(p string) {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id, err := parseID("User", p); err == nil {
+		b.protected[id] = true
+		return
+	}
+	b.protEmail[strings.ToLower(p)] = true
+}
+
+func (b *Bridge) isProtected(id int64, email string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.protected[id] || (email != "" && b.protEmail[strings.ToLower(email)])
+}
+
+// Users returns the scim.Users backend.
+func (b *Bridge) Users() *Users { return &Users{b: b} }
+
+// Groups returns the scim.Groups backend.
+func (b *Bridge) Groups() *Groups { return &Groups{b: b} }
+
+// options returns the mapping options for a request: locations use the request's base URL.
+func (b *Bridge) options(ctx context.Context) mapping.Options {
+	opt := b.cfg.Mapping
+	if base := scim.RequestInfo(ctx).BaseURL; base != "" {
+		opt.BaseURL = base
+	}
+	return opt
+}
+
+// audit records one Domo write in the audit log. A failure to record is logged, never
+// returned: the write already happened and the IdP must hear its true outcome.
+func (b *Bridge) audit(ctx context.Context, resource string, id int64, call string, fields []string, err error) {
+	info := scim.RequestInfo(ctx)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error: " + err.Error()
+	}
+	e := store.AuditEvent{
+		Token: info.Token, RequestID: info.ID, Operation: info.Operation, DomoCall: call,
+		Resource: resource, ResourceID: fmt.Sprint(id), Fields: fields, Outcome: outcome,
+	}
+	if aerr := b.store.Audit(context.WithoutCancel(ctx), e); aerr != nil {
+		b.log.Error().Err(aerr).Str("request_id", info.ID).Msg("audit log write failed")
+	}
+}

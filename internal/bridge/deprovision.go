@@ -1,0 +1,242 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/domo"
+	"github.com/scimbridge/scimbridge/internal/scim"
+)
+
+const (
+	settingBreaker = "breaker.open"
+	settingPaused  = "paused"
+	breakerRetry   = 15 * time.Minute // what a client is told while the breaker is open
+	pauseRetry     = 5 * time.Minute
+)
+
+func isNotFound(err error) bool { return errors.Is(err, domo.ErrNotFound) }
+func isConflict(err error) bool { return errors.Is(err, domo.ErrConflict) }
+func asAPIError(err error, target **domo.APIError) bool {
+	return errors.As(err, target)
+}
+
+// breakerState counts recent deprovisions. When more than BreakerMax happen within
+// BreakerWindow the breaker opens: further deprovisions are refused with 503 until an operator
+// resets it. An IdP misconfiguration (a wrong scope, a deleted group) then costs a handful of
+// accounts, not the company.
+type breakerState struct {
+	recent []time.Time
+	open   bool
+	since  time.Time
+}
+
+// allowDeprovision refuses a deprovision while the breaker is open, opens it when this one
+// would exceed the budget, and otherwise counts it.
+func (b *Bridge) allowDeprovision(ctx context.Context) error {
+	if b.cfg.BreakerMax <= 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	cut := now.Add(-b.cfg.BreakerWindow)
+	kept := b.breaker.recent[:0]
+	for _, t := range b.breaker.recent {
+		if t.After(cut) {
+			kept = append(kept, t)
+		}
+	}
+	b.breaker.recent = kept
+	if !b.breaker.open && len(kept) >= b.cfg.BreakerMax {
+		b.breaker.open, b.breaker.since = true, now
+		if err := b.store.PutSetting(context.WithoutCancel(ctx), settingBreaker, now.UTC().Format(time.RFC3339)); err != nil {
+			b.log.Error().Err(err).Msg("breaker state not persisted")
+		}
+		b.log.Warn().Int("deprovisions", len(kept)).Dur("window", b.cfg.BreakerWindow).Msg("deprovision breaker opened; an operator must reset it")
+	}
+	if b.breaker.open {
+		return scim.Unavailable(breakerRetry, fmt.Sprintf("deprovisioning is halted: more than %d users were deprovisioned within %s; an operator must reset the breaker", b.cfg.BreakerMax, b.cfg.BreakerWindow), nil)
+	}
+	// Count it now, not after Domo answers, so concurrent requests cannot slip past the limit.
+	b.breaker.recent = append(b.breaker.recent, now)
+	return nil
+}
+
+// demoteRole moves an update to the demote role.
+func (b *Bridge) demoteRole(upd *domo.UserUpdate) error {
+	if b.cfg.Mapping.Roles == nil {
+		upd.User.Role, upd.User.RoleID = b.cfg.DemoteRole, 0
+		return nil
+	}
+	r, ok := b.cfg.Mapping.Roles.Lookup(b.cfg.DemoteRole)
+	if !ok {
+		return &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error", Err: fmt.Errorf("demote role %q unknown", b.cfg.DemoteRole)}
+	}
+	upd.User.Role, upd.User.RoleID = r.Name, domo.Int(r.ID)
+	return nil
+}
+
+// nonDefaultGroups lists the groups a user is in, except Domo's Default group, which every
+// user belongs to.
+func (b *Bridge) nonDefaultGroups(d domo.User) []int64 {
+	var out []int64
+	for _, g := range d.Groups {
+		if ig, ok := b.index.Group(int64(g.ID)); ok && ig.Default {
+			continue
+		}
+		if g.Name == "Default" {
+			if _, ok := b.index.Group(int64(g.ID)); !ok {
+				continue
+			}
+		}
+		out = append(out, int64(g.ID))
+	}
+	return out
+}
+
+func keepDefault(gs []domo.GroupRef) []domo.GroupRef {
+	var out []domo.GroupRef
+	for _, g := range gs {
+		if g.Name == "Default" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// leaveGroups removes a user from groups (demote policy). It stops at the first failure: the
+// IdP's retry finishes the job, and calls already made are idempotent.
+func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) error {
+	for _, gid := range groups {
+		err := b.domo.RemoveGroupMember(ctx, gid, uid)
+		b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
+		if err != nil && !isNotFound(err) {
+			return upstream(err, kindGroup, fmt.Sprint(gid))
+		}
+		b.index.SetMembership(gid, uid, false)
+	}
+	return nil
+}
+
+// joinGroups puts a reactivated user back in its saved groups. Groups deleted meanwhile are
+// skipped; other failures are logged, because the user is already reactivated.
+func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) {
+	for _, gid := range groups {
+		err := b.domo.AddGroupMember(ctx, gid, uid)
+		b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
+		if err != nil {
+			if !isNotFound(err) {
+				b.log.Error().Err(err).Int64("user", uid).Int64("group", gid).Msg("could not restore group membership on reactivation")
+			}
+			continue
+		}
+		b.index.SetMembership(gid, uid, true)
+	}
+}
+
+// ---- operator switches ----
+
+type pauseState struct {
+	Reason string
+	Since  time.Time
+}
+
+// LoadSwitches restores the pause switch and the breaker from the store after a restart.
+func (b *Bridge) LoadSwitches(ctx context.Context) error {
+	reason, paused, err := b.store.Setting(ctx, settingPaused)
+	if err != nil {
+		return err
+	}
+	since, open, err := b.store.Setting(ctx, settingBreaker)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if paused {
+		b.paused = &pauseState{Reason: reason, Since: b.now()}
+	}
+	if open {
+		t, _ := time.Parse(time.RFC3339, since)
+		b.breaker.open, b.breaker.since = true, t
+	}
+	return nil
+}
+
+// Paused implements scim.Pauser.
+func (b *Bridge) Paused() (bool, time.Duration) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.paused != nil, pauseRetry
+}
+
+// Pause stops writes until Resume; the state survives restarts.
+func (b *Bridge) Pause(ctx context.Context, reason string) error {
+	if reason == "" {
+		reason = "paused by operator"
+	}
+	if err := b.store.PutSetting(ctx, settingPaused, reason); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.paused = &pauseState{Reason: reason, Since: b.now()}
+	b.mu.Unlock()
+	b.log.Warn().Str("reason", reason).Msg("provisioning paused")
+	return nil
+}
+
+// Resume lets writes through again.
+func (b *Bridge) Resume(ctx context.Context) error {
+	if err := b.store.DeleteSetting(ctx, settingPaused); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.paused = nil
+	b.mu.Unlock()
+	b.log.Info().Msg("provisioning resumed")
+	return nil
+}
+
+// ResetBreaker closes the deprovision breaker and forgets the recent count.
+func (b *Bridge) ResetBreaker(ctx context.Context) error {
+	if err := b.store.DeleteSetting(ctx, settingBreaker); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.breaker = breakerState{}
+	b.mu.Unlock()
+	b.log.Info().Msg("deprovision breaker reset")
+	return nil
+}
+
+// Status reports the switches and the index, for operators.
+func (b *Bridge) Status(ctx context.Context) (map[string]any, error) {
+	_, details := b.Ready(ctx)
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	st := map[string]any{
+		"paused":  b.paused != nil,
+		"policy":  b.cfg.Policy,
+		"breaker": map[string]any{"open": b.breaker.open, "max": b.cfg.BreakerMax, "window": b.cfg.BreakerWindow.String(), "recent": len(b.breaker.recent)},
+		"index":   details["index"],
+	}
+	if b.paused != nil {
+		st["pauseReason"] = b.paused.Reason
+		st["pausedSince"] = b.paused.Since.UTC().Format(time.RFC3339)
+	}
+	if b.breaker.open {
+		st["breaker"].(map[string]any)["openSince"] = b.breaker.since.UTC().Format(time.RFC3339)
+	}
+	return st, nil
+}
+
+// BreakerOpen reports whether the deprovision breaker is halting deprovisions.
+func (b *Bridge) BreakerOpen() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.breaker.open
+}

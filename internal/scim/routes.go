@@ -1,0 +1,118 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists every route the bridge serves and the order of its middleware.
+//
+//	all:      canonical path -> request info -> access log -> panic recovery
+//	public:   GET /healthz, GET /readyz, GET /metrics
+//	token:    + bearer auth -> body limit -> request timeout
+//	          /admin/v1/...          operator switches (pause, resume, breaker reset, status)
+//	          /scim/v2/...           + 503 until the index is loaded -> pause switch for writes
+//	                                 -> SCIM endpoints
+func routes(cfg Config) http.Handler {
+	r := chi.NewRouter()
+	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, Errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	r.Get("/healthz", cfg.healthz)
+	r.Get("/readyz", cfg.readyz)
+	if cfg.MetricsHandler != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.MetricsHandler)
+	}
+
+	r.Group(func(r chi.Router) {
+		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
+		if cfg.Admin != nil {
+			r.Route("/admin/v1", func(r chi.Router) {
+				r.Get("/status", adminStatus(cfg.Admin))
+				r.Post("/pause", adminPause(cfg.Admin))
+				r.Post("/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
+				r.Post("/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
+			})
+		}
+		r.Route(Prefix, func(r chi.Router) {
+			r.Use(available(cfg.Available), pauseWrites(cfg.Pauser))
+			d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
+			r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
+			r.Get("/ResourceTypes", d.resourceTypes)
+			r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
+			r.Get("/Schemas", d.schemaList)
+			r.Get("/Schemas/{id}", d.schemaByID)
+			mountResources(r, &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults})
+			mountResources(r, &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults})
+			notImplemented := func(w http.ResponseWriter, r *http.Request) {
+				writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
+			}
+			r.HandleFunc("/Bulk", notImplemented)
+			r.HandleFunc("/Me", notImplemented)
+			r.Post("/.search", notImplemented)
+		})
+	})
+	return canonicalPath(Prefix)(r)
+}
+
+func mountResources(r chi.Router, h *resources) {
+	r.Route(h.rt.Endpoint, func(r chi.Router) {
+		r.Get("/", h.list)
+		r.Post("/", h.create)
+		r.Post("/.search", h.search)
+		r.Get("/{id}", h.get)
+		r.Put("/{id}", h.replace)
+		r.Patch("/{id}", h.patch)
+		r.Delete("/{id}", h.delete)
+	})
+}
+
+func adminStatus(a Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st, err := a.Status(r.Context())
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	}
+}
+
+func adminPause(a Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if b, err := io.ReadAll(r.Body); err == nil && len(b) > 0 {
+			if err := json.Unmarshal(b, &body); err != nil {
+				writeError(w, r, BadRequest(TypeInvalidSyntax, "body must be {\"reason\": \"...\"}"))
+				return
+			}
+		}
+		if err := a.Pause(r.Context(), body.Reason); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		adminStatus(a)(w, r)
+	}
+}
+
+func adminAction(a Admin, fn func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(r.Context()); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		adminStatus(a)(w, r)
+	}
+}

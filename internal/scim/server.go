@@ -1,0 +1,112 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultRequestTimeout = 50 * time.Second // Okta gives up after 60 s; answer before it does
+	Prefix                = "/scim/v2"
+)
+
+// Admin is the operator's control surface, served under /admin/v1 to non-read-only tokens.
+type Admin interface {
+	Status(ctx context.Context) (map[string]any, error)
+	Pause(ctx context.Context, reason string) error
+	Resume(ctx context.Context) error
+	ResetBreaker(ctx context.Context) error
+}
+
+// Readiness reports whether the bridge can serve (index loaded, Domo reachable) and details
+// that are safe to show anyone: sizes, ages, intervals. Never secrets.
+type Readiness func(ctx context.Context) (ready bool, details map[string]any)
+
+// Config is everything NewHandler needs. Users, Groups and Tokens are required.
+type Config struct {
+	Users          Users
+	Groups         Groups
+	Tokens         *Tokens
+	Logger         zerolog.Logger
+	Metrics        *Metrics     // nil: no SCIM metrics
+	MetricsHandler http.Handler // served at /metrics when set
+	Ready          Readiness
+	Available      func() bool // false while the index loads: SCIM requests get 503, not wrong answers
+	Pauser         Pauser // nil: never paused
+	Admin          Admin  // nil: no /admin routes
+	BaseURL        string // public base of the SCIM API, e.g. https://scim.example.com/scim/v2; "" derives it per request
+	MaxBodyBytes   int64
+	MaxResults     int
+	RequestTimeout time.Duration
+}
+
+// NewHandler builds the bridge's HTTP handler: health, metrics, admin and the SCIM API.
+func NewHandler(cfg Config) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxResults <= 0 {
+		cfg.MaxResults = DefaultMaxResults
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	return routes(cfg)
+}
+
+func (cfg Config) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
+
+func (cfg Config) readyz(w http.ResponseWriter, r *http.Request) {
+	ready, details := true, map[string]any{}
+	if cfg.Ready != nil {
+		ready, details = cfg.Ready(r.Context())
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	status := http.StatusOK
+	details["ready"] = ready
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	b, _ := json.Marshal(details)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// available answers 503 until the backends can answer truthfully: an empty index would tell an
+// IdP that users do not exist, and it would create them again.
+func available(fn func() bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if fn != nil && !fn() {
+				writeError(w, r, Unavailable(5*time.Second, "the bridge is loading its index of Domo users; retry shortly", nil))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// timeout bounds each request so that the bridge answers (429/503) before the IdP gives up.
+func timeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
