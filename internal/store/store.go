@@ -33,6 +33,8 @@ type Store struct {
 	r      *sql.DB // read-only pool
 	users  shadowTable
 	groups shadowTable
+
+	pruneBatch int // audit rows per prune statement; a field so tests can cross batches cheaply
 }
 
 // Open opens the state database at path, creating the file if it is missing (its directory
@@ -47,6 +49,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		path:   path,
 		users:  newShadowTable("user", "users"),
 		groups: newShadowTable("group", "groups"),
+
+		pruneBatch: defaultPruneBatch,
 	}
 
 	// _txlock=immediate makes BEGIN take the write lock at once, so two processes migrating
