@@ -33,7 +33,7 @@ type AuditEvent struct {
 }
 
 // AuditFilter selects audit events. Zero fields do not filter; Since is inclusive and Until
-// exclusive.
+// exclusive; Resource and ResourceID match exactly.
 type AuditFilter struct {
 	Since, Until time.Time
 	ResourceID   string

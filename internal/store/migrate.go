@@ -64,10 +64,12 @@ CREATE INDEX audit_resource_id ON audit(resource_id, time);`,
 	}
 }
 
-// migrate brings the schema to the newest version in one transaction, so a failed step
-// leaves the file as it was.
-func migrate(ctx context.Context, db *sql.DB) (err error) {
-	steps := migrations()
+// migrate brings the schema to the newest version.
+func migrate(ctx context.Context, db *sql.DB) error { return applyMigrations(ctx, db, migrations()) }
+
+// applyMigrations runs the steps the file has not had yet in one transaction, so a failed
+// step leaves the file as it was.
+func applyMigrations(ctx context.Context, db *sql.DB, steps []string) (err error) {
 	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE, per the writer's DSN
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)

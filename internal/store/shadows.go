@@ -54,8 +54,9 @@ func (s *Store) DeleteUserShadow(ctx context.Context, id int64) error {
 	return s.deleteShadow(ctx, s.users, id)
 }
 
-// UserShadows yields every user shadow in id order. It streams, holding one read connection
-// until the loop ends; a failure is yielded once as the error and ends the sequence.
+// UserShadows yields every user shadow in id order, as of one consistent snapshot taken when
+// the loop starts. It streams, holding one read connection until the loop ends; a failure is
+// yielded once as the error and ends the sequence.
 func (s *Store) UserShadows(ctx context.Context) iter.Seq2[Shadow, error] {
 	return s.shadows(ctx, s.users)
 }

@@ -19,6 +19,10 @@ const (
 	// (a WAL checkpoint, or a second process on the same file) before SQLITE_BUSY.
 	busyTimeoutMS = 10000
 
+	// walSizeLimit is the size SQLite truncates the WAL file back to after a checkpoint, so
+	// one burst of writes (a large audit prune) does not leave a large file behind for good.
+	walSizeLimit = 64 << 20
+
 	// minReaders is the smallest read pool; reads run concurrently under WAL, so the pool
 	// grows with the CPUs available.
 	minReaders = 4
@@ -61,6 +65,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		"_synchronous=NORMAL",
 		"_foreign_keys=1",
 		"_txlock=immediate",
+		"_pragma=journal_size_limit("+fmt.Sprint(walSizeLimit)+")",
 	))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %q: %w", path, err)

@@ -55,6 +55,7 @@ func TestOpenSetsConnectionPragmas(t *testing.T) {
 		{"writer synchronous NORMAL", "synchronous", 1},
 		{"writer foreign keys", "foreign_keys", 1},
 		{"writer busy timeout", "busy_timeout", busyTimeoutMS},
+		{"writer WAL size limit", "journal_size_limit", walSizeLimit},
 		{"reader busy timeout", "busy_timeout", busyTimeoutMS},
 		{"reader query only", "query_only", 1},
 	}
