@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -630,9 +631,11 @@ func (c *compiler) compile(e filter.Expression, parent *AttrPath) (node, error) 
 			return nil, err
 		}
 		if e.Operator == filter.AND {
-			return &andNode{kids: append(andKids(l), andKids(r)...)}, nil
+			kids := append(andKids(l), andKids(r)...)
+			return &andNode{kids: kids, eval: cheapFirst(kids)}, nil
 		}
-		return &orNode{kids: append(orKids(l), orKids(r)...)}, nil
+		kids := append(orKids(l), orKids(r)...)
+		return &orNode{kids: kids, eval: cheapFirst(kids)}, nil
 	case *filter.NotExpression:
 		k, err := c.compile(e.Expression, parent)
 		if err != nil {
@@ -938,10 +941,28 @@ type node interface {
 	write(b *strings.Builder)
 }
 
-type andNode struct{ kids []node }
+// andNode and orNode keep their operands as written, for String, and in evaluation order:
+// comparisons before value paths, which read element maps, so that short-circuiting skips
+// the costly ones. Evaluation has no side effects, so the order cannot change a result.
+type andNode struct{ kids, eval []node }
+
+func cheapFirst(kids []node) []node {
+	cost := func(n node) int {
+		switch n.(type) {
+		case *cmpNode:
+			return 0
+		case *valuePathNode:
+			return 2
+		}
+		return 1
+	}
+	eval := slices.Clone(kids)
+	slices.SortStableFunc(eval, func(a, b node) int { return cost(a) - cost(b) })
+	return eval
+}
 
 func (n *andNode) match(r Resource) bool {
-	for _, k := range n.kids {
+	for _, k := range n.eval {
 		if !k.match(r) {
 			return false
 		}
@@ -950,7 +971,7 @@ func (n *andNode) match(r Resource) bool {
 }
 
 func (n *andNode) matchElem(m map[string]any) bool {
-	for _, k := range n.kids {
+	for _, k := range n.eval {
 		if !k.matchElem(m) {
 			return false
 		}
@@ -987,10 +1008,10 @@ func (n *andNode) write(b *strings.Builder) {
 	}
 }
 
-type orNode struct{ kids []node }
+type orNode struct{ kids, eval []node }
 
 func (n *orNode) match(r Resource) bool {
-	for _, k := range n.kids {
+	for _, k := range n.eval {
 		if k.match(r) {
 			return true
 		}
@@ -999,7 +1020,7 @@ func (n *orNode) match(r Resource) bool {
 }
 
 func (n *orNode) matchElem(m map[string]any) bool {
-	for _, k := range n.kids {
+	for _, k := range n.eval {
 		if k.matchElem(m) {
 			return true
 		}
@@ -1368,6 +1389,13 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
 func runeEqualFold(a, b rune) bool {
 	if a == b {
 		return true
@@ -1426,21 +1454,29 @@ func foldHasSuffix(s, suffix string) bool {
 	return true
 }
 
-// foldContains reports whether sub occurs in s, ignoring case.
+// foldContains reports whether sub occurs in s, ignoring case. ASCII positions whose byte
+// cannot start a match are skipped without a call; a non-ASCII rune may fold to an ASCII one
+// (KELVIN SIGN to k), so those are always tried.
 func foldContains(s, sub string) bool {
 	if sub == "" {
 		return true
 	}
+	c0 := sub[0]
+	anyFirst := c0 >= utf8.RuneSelf
+	lo, up := lowerASCII(c0), upperASCII(c0)
 	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if (anyFirst || c == lo || c == up) && foldHasPrefix(s[i:], sub) {
+				return true
+			}
+			i++
+			continue
+		}
 		if foldHasPrefix(s[i:], sub) {
 			return true
 		}
-		if s[i] < utf8.RuneSelf {
-			i++
-		} else {
-			_, n := utf8.DecodeRuneInString(s[i:])
-			i += n
-		}
+		_, n := utf8.DecodeRuneInString(s[i:])
+		i += n
 	}
 	return false
 }

@@ -16,15 +16,15 @@ import (
 // internal/mapping. Values are split once, at construction, into the slices Values returns, so
 // that benchmarks measure the filter and not the double.
 type fltResource struct {
-	name string // for test messages
-	vals map[string][]any
+	name string                      // for test messages
+	vals map[string]map[string][]any // key, then sub ("" for the attribute itself)
 }
 
 // fltNew builds a resource from JSON-shaped attributes: core attributes at the top level,
 // extension attributes nested under their URN, complex values as maps, multi-valued ones as
 // []map[string]any. Keys may be in any case.
 func fltNew(name string, attrs map[string]any) *fltResource {
-	r := &fltResource{name: name, vals: map[string][]any{}}
+	r := &fltResource{name: name, vals: map[string]map[string][]any{}}
 	for k, v := range attrs {
 		if ext, ok := v.(map[string]any); ok && strings.HasPrefix(strings.ToLower(k), "urn:") {
 			for k2, v2 := range ext {
@@ -38,34 +38,34 @@ func fltNew(name string, attrs map[string]any) *fltResource {
 }
 
 func (r *fltResource) add(key string, v any) {
+	subs := r.vals[key]
+	if subs == nil {
+		subs = map[string][]any{}
+		r.vals[key] = subs
+	}
 	lower := func(m map[string]any) map[string]any {
 		out := make(map[string]any, len(m))
 		for k, v := range m {
 			out[strings.ToLower(k)] = v
-			r.vals[key+"."+strings.ToLower(k)] = append(r.vals[key+"."+strings.ToLower(k)], v)
+			subs[strings.ToLower(k)] = append(subs[strings.ToLower(k)], v)
 		}
 		return out
 	}
 	switch v := v.(type) {
 	case []map[string]any:
 		for _, m := range v {
-			r.vals[key] = append(r.vals[key], lower(m))
+			subs[""] = append(subs[""], lower(m))
 		}
 	case map[string]any:
-		r.vals[key] = append(r.vals[key], lower(v))
+		subs[""] = append(subs[""], lower(v))
 	case []any:
-		r.vals[key] = append(r.vals[key], v...)
+		subs[""] = append(subs[""], v...)
 	default:
-		r.vals[key] = append(r.vals[key], v)
+		subs[""] = append(subs[""], v)
 	}
 }
 
-func (r *fltResource) Values(key, sub string) []any {
-	if sub != "" {
-		key += "." + sub
-	}
-	return r.vals[key]
-}
+func (r *fltResource) Values(key, sub string) []any { return r.vals[key][sub] }
 
 func fltTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
