@@ -3,6 +3,8 @@ package scim
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +16,9 @@ import (
 )
 
 // Limits on a filter. A filter is evaluated against every resource of a scan, so its size and
-// nesting are capped before anything is parsed.
+// nesting are capped before filter-parser runs. Depth counts both how deeply parentheses,
+// "not (" and value-path brackets nest as written, and how deeply and, or, not and value paths
+// nest once parsed, where a chain of one operator (a or b or c) is one level.
 const (
 	MaxFilterLength = 4096 // bytes
 	MaxFilterDepth  = 16   // nesting of and/or/not/parentheses/value paths
@@ -497,12 +501,22 @@ func (w *rewriter) operatorAndValue(b *strings.Builder, attr token) error {
 // checkAttrPath checks the shape of an attribute path, [urn:...:]name[.sub], so that a bad
 // one gets a clear detail rather than filter-parser's generic syntax error.
 func checkAttrPath(t token) error {
+	// The longest real path, an extension URN and a sub-attribute, is under 100 bytes; a longer
+	// one is rejected before it costs a parse or fills an error detail.
+	const maxLen = 256
+	if len(t.text) > maxLen {
+		return filterErrorf("at offset %d: attribute path is longer than %d bytes", t.pos, maxLen)
+	}
 	rest := t.text
+	ok := true
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		for _, seg := range strings.Split(rest[:i], ":") {
+			ok = ok && seg != "" && strings.Trim(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
+		}
 		rest = rest[i+1:]
 	}
 	parts := strings.Split(rest, ".")
-	ok := len(parts) <= 2
+	ok = ok && len(parts) <= 2
 	for _, p := range parts {
 		ok = ok && isAttrName(p)
 	}
@@ -612,11 +626,22 @@ type compiler struct {
 // parse runs filter-parser on text and compiles the result. parent is the value path's
 // attribute when text is the inner filter of one.
 func (c *compiler) parse(text string, parent *AttrPath) (node, error) {
-	e, err := filter.ParseFilterNumber([]byte(text))
+	e, err := parseFilterText(text)
 	if err != nil {
-		return nil, &Error{Status: 400, Type: TypeInvalidFilter, Detail: "filter: syntax error", Err: err}
+		return nil, &Error{Status: http.StatusBadRequest, Type: TypeInvalidFilter, Detail: "filter: syntax error", Err: err}
 	}
 	return c.compile(e, parent)
+}
+
+// parseFilterText runs filter-parser. The rewriter has checked the grammar already, so its
+// errors are unexpected; a panic in it, a third-party parser, must still end as a 400.
+func parseFilterText(text string) (e filter.Expression, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e, err = nil, fmt.Errorf("filter-parser panicked: %v", p)
+		}
+	}()
+	return filter.ParseFilterNumber([]byte(text))
 }
 
 func (c *compiler) compile(e filter.Expression, parent *AttrPath) (node, error) {
@@ -631,10 +656,10 @@ func (c *compiler) compile(e filter.Expression, parent *AttrPath) (node, error) 
 			return nil, err
 		}
 		if e.Operator == filter.AND {
-			kids := append(andKids(l), andKids(r)...)
+			kids := slices.Concat(andKids(l), andKids(r))
 			return &andNode{kids: kids, eval: cheapFirst(kids)}, nil
 		}
-		kids := append(orKids(l), orKids(r)...)
+		kids := slices.Concat(orKids(l), orKids(r))
 		return &orNode{kids: kids, eval: cheapFirst(kids)}, nil
 	case *filter.NotExpression:
 		k, err := c.compile(e.Expression, parent)
@@ -857,8 +882,8 @@ func (n *cmpNode) setOperator(op string) error {
 		case bool:
 			n.b = v
 		case string:
-			b, err := strconv.ParseBool(strings.ToLower(v))
-			if err != nil || (strings.ToLower(v) != "true" && strings.ToLower(v) != "false") {
+			b, ok := asBool(v)
+			if !ok {
 				return bad("the value must be true or false")
 			}
 			n.b = b
@@ -893,8 +918,8 @@ func (n *cmpNode) setOperator(op string) error {
 			return bad("the value must be a number")
 		}
 		f, err := strconv.ParseFloat(text, 64)
-		if err != nil {
-			return bad("the value must be a number")
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return bad("the value must be a finite number")
 		}
 		n.num = f
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {

@@ -332,7 +332,7 @@ func TestFilterMatchNumbers(t *testing.T) {
 			t.Errorf("ParseFilter(%q) matches %v; want %v", tc.filter, got, want)
 		}
 	}
-	for _, bad := range []string{`count co 1`, `count eq "many"`, `ratio sw 1`, `count eq true`} {
+	for _, bad := range []string{`count co 1`, `count eq "many"`, `ratio sw 1`, `count eq true`, `ratio gt "NaN"`, `ratio lt "-Inf"`} {
 		fltWantInvalid(t, bad, fltNumberType, "")
 	}
 }
@@ -473,6 +473,9 @@ func TestParseFilterInvalid(t *testing.T) {
 		{"too many parts", `name.givenName.x eq "x"`, "not an attribute path"},
 		{"bad attribute characters", `user*Name eq "x"`, "not an attribute path"},
 		{"attribute starts with a digit", `1userName eq "x"`, "not an attribute path"},
+		{"bad URN characters", `urn:a_b:c:userName eq "x"`, "not an attribute path"},
+		{"empty URN segment", `urn::userName eq "x"`, "not an attribute path"},
+		{"attribute path too long", strings.Repeat("a", 300) + ` pr`, "longer than 256"},
 		{"unknown schema", `urn:example:foo:bar eq "x"`, "urn:example:foo"},
 		{"unknown extension attribute", fltEnt + `:shoeSize eq "x"`, "shoeSize"},
 		{"placeholder injection", `$vp0 pr`, "unknown attribute"},
