@@ -1,0 +1,323 @@
+package mapping
+
+import (
+	"strconv"
+	"time"
+)
+
+// Values serves filters and sorting (the scim package's Resource interface) straight from the
+// struct: a scan over every indexed user calls it once per user and attribute, so simple
+// attributes cost one small slice and build no maps. key is the lower-case canonical
+// attribute name (URN-qualified for the enterprise extension), sub a lower-case
+// sub-attribute or "". Empty values are absent. A complex attribute asked for without sub
+// yields one map per element, keyed by lower-case sub-attribute names, for value-path filters
+// such as emails[type eq "work" and value co "x"]. URLs ($ref, meta.location) need the base
+// URL, which Values does not have, so they yield nothing.
+func (u *User) Values(key, sub string) []any {
+	if sub != "" && !complexUserAttr(key) {
+		return nil
+	}
+	switch key {
+	case "id":
+		if u.ID == 0 {
+			return nil
+		}
+		return []any{strconv.FormatInt(u.ID, 10)}
+	case "externalid":
+		return one(u.ExternalID)
+	case "username":
+		return one(u.UserName)
+	case "displayname":
+		return one(u.DisplayName)
+	case "nickname":
+		return one(u.NickName)
+	case "profileurl":
+		return one(u.ProfileURL)
+	case "title":
+		return one(u.Title)
+	case "usertype":
+		return one(u.UserType)
+	case "preferredlanguage":
+		return one(u.PreferredLanguage)
+	case "locale":
+		return one(u.Locale)
+	case "timezone":
+		return one(u.Timezone)
+	case "active":
+		return []any{u.Active}
+	case "name":
+		return nameValues(&u.Name, sub)
+	case "emails":
+		return multiValues(u.Emails, sub)
+	case "phonenumbers":
+		return multiValues(u.PhoneNumbers, sub)
+	case "ims":
+		return multiValues(u.IMs, sub)
+	case "photos":
+		return multiValues(u.Photos, sub)
+	case "entitlements":
+		return multiValues(u.Entitlements, sub)
+	case "roles":
+		return multiValues(u.Roles, sub)
+	case "x509certificates":
+		return multiValues(u.X509Certificates, sub)
+	case "addresses":
+		return addressValues(u.Addresses, sub)
+	case "groups":
+		return groupRefValues(u.Groups, sub)
+	case "meta":
+		return metaValues("User", u.Created, u.LastModified, u.Version, sub)
+	case "schemas":
+		if u.Enterprise != (Enterprise{}) {
+			return []any{URNUser, URNEnterprise}
+		}
+		return []any{URNUser}
+	case entEmployeeNumber:
+		return one(u.Enterprise.EmployeeNumber)
+	case entCostCenter:
+		return one(u.Enterprise.CostCenter)
+	case entOrganization:
+		return one(u.Enterprise.Organization)
+	case entDivision:
+		return one(u.Enterprise.Division)
+	case entDepartment:
+		return one(u.Enterprise.Department)
+	case entManager:
+		m := &u.Enterprise.Manager
+		switch sub {
+		case "":
+			if *m == (Manager{}) {
+				return nil
+			}
+			o := make(map[string]any, 2)
+			putString(o, "value", m.Value)
+			putString(o, "displayname", m.DisplayName)
+			return []any{o}
+		case "value":
+			return one(m.Value)
+		case "displayname":
+			return one(m.DisplayName)
+		}
+	}
+	return nil
+}
+
+// Lower-case keys of the enterprise extension attributes, as Values takes them.
+const (
+	entPrefix         = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:"
+	entEmployeeNumber = entPrefix + "employeenumber"
+	entCostCenter     = entPrefix + "costcenter"
+	entOrganization   = entPrefix + "organization"
+	entDivision       = entPrefix + "division"
+	entDepartment     = entPrefix + "department"
+	entManager        = entPrefix + "manager"
+)
+
+func complexUserAttr(key string) bool {
+	switch key {
+	case "name", "emails", "phonenumbers", "ims", "photos", "entitlements", "roles",
+		"x509certificates", "addresses", "groups", "meta", entManager:
+		return true
+	}
+	return false
+}
+
+func one(s string) []any {
+	if s == "" {
+		return nil
+	}
+	return []any{s}
+}
+
+func nameValues(n *Name, sub string) []any {
+	switch sub {
+	case "":
+		if *n == (Name{}) {
+			return nil
+		}
+		o := make(map[string]any, 6)
+		putString(o, "formatted", n.Formatted)
+		putString(o, "familyname", n.FamilyName)
+		putString(o, "givenname", n.GivenName)
+		putString(o, "middlename", n.MiddleName)
+		putString(o, "honorificprefix", n.HonorificPrefix)
+		putString(o, "honorificsuffix", n.HonorificSuffix)
+		return []any{o}
+	case "formatted":
+		return one(n.Formatted)
+	case "familyname":
+		return one(n.FamilyName)
+	case "givenname":
+		return one(n.GivenName)
+	case "middlename":
+		return one(n.MiddleName)
+	case "honorificprefix":
+		return one(n.HonorificPrefix)
+	case "honorificsuffix":
+		return one(n.HonorificSuffix)
+	}
+	return nil
+}
+
+// multiValues yields primary only where it is true, as the resource shows it.
+func multiValues(list []Multi, sub string) []any {
+	if len(list) == 0 {
+		return nil
+	}
+	var field func(*Multi) string
+	switch sub {
+	case "":
+		out := make([]any, len(list))
+		for i := range list {
+			m := &list[i]
+			o := make(map[string]any, 4)
+			putString(o, "value", m.Value)
+			putString(o, "display", m.Display)
+			putString(o, "type", m.Type)
+			if m.Primary {
+				o["primary"] = true
+			}
+			out[i] = o
+		}
+		return out
+	case "primary":
+		var out []any
+		for i := range list {
+			if list[i].Primary {
+				out = append(out, true)
+			}
+		}
+		return out
+	case "value":
+		field = func(m *Multi) string { return m.Value }
+	case "display":
+		field = func(m *Multi) string { return m.Display }
+	case "type":
+		field = func(m *Multi) string { return m.Type }
+	default:
+		return nil
+	}
+	var out []any
+	for i := range list {
+		if s := field(&list[i]); s != "" {
+			if out == nil {
+				out = make([]any, 0, len(list))
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func addressValues(list []Address, sub string) []any {
+	if len(list) == 0 {
+		return nil
+	}
+	if sub == "" {
+		out := make([]any, len(list))
+		for i := range list {
+			a := &list[i]
+			o := make(map[string]any, 8)
+			putString(o, "formatted", a.Formatted)
+			putString(o, "streetaddress", a.StreetAddress)
+			putString(o, "locality", a.Locality)
+			putString(o, "region", a.Region)
+			putString(o, "postalcode", a.PostalCode)
+			putString(o, "country", a.Country)
+			putString(o, "type", a.Type)
+			if a.Primary {
+				o["primary"] = true
+			}
+			out[i] = o
+		}
+		return out
+	}
+	var out []any
+	for i := range list {
+		a := &list[i]
+		var s string
+		switch sub {
+		case "formatted":
+			s = a.Formatted
+		case "streetaddress":
+			s = a.StreetAddress
+		case "locality":
+			s = a.Locality
+		case "region":
+			s = a.Region
+		case "postalcode":
+			s = a.PostalCode
+		case "country":
+			s = a.Country
+		case "type":
+			s = a.Type
+		case "primary":
+			if a.Primary {
+				out = append(out, true)
+			}
+			continue
+		default:
+			return nil
+		}
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func groupRefValues(list []GroupRef, sub string) []any {
+	if len(list) == 0 {
+		return nil
+	}
+	var out []any
+	for i := range list {
+		g := &list[i]
+		switch sub {
+		case "":
+			o := map[string]any{"value": g.Value, "type": "direct"}
+			putString(o, "display", g.Display)
+			out = append(out, o)
+		case "value":
+			out = append(out, g.Value)
+		case "display":
+			if g.Display != "" {
+				out = append(out, g.Display)
+			}
+		case "type":
+			out = append(out, "direct")
+		default:
+			return nil
+		}
+	}
+	return out
+}
+
+func metaValues(resourceType string, created, modified time.Time, version func() string, sub string) []any {
+	switch sub {
+	case "":
+		o := map[string]any{"resourcetype": resourceType, "version": version()}
+		if !created.IsZero() {
+			o["created"] = created
+		}
+		if !modified.IsZero() {
+			o["lastmodified"] = modified
+		}
+		return []any{o}
+	case "resourcetype":
+		return []any{resourceType}
+	case "version":
+		return []any{version()}
+	case "created":
+		if created.IsZero() {
+			return nil
+		}
+		return []any{created}
+	case "lastmodified":
+		if modified.IsZero() {
+			return nil
+		}
+		return []any{modified}
+	}
+	return nil
+}
