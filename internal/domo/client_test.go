@@ -90,6 +90,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  domo.Config
@@ -110,6 +111,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestTokenInfo(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{Customer: "acme"}, nil)
 	info, err := r.client.Token(ctxT(t, 5*time.Second))
 	if err != nil {
@@ -128,6 +130,7 @@ func TestTokenInfo(t *testing.T) {
 }
 
 func TestBadCredentials(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{}, func(c *domo.Config) { c.ClientSecret = "very-secret-value" })
 	_, err := r.client.GetUser(ctxT(t, 5*time.Second), r.sim.OwnerID())
 	if !errors.Is(err, domo.ErrUnauthorized) {
@@ -142,6 +145,7 @@ func TestBadCredentials(t *testing.T) {
 }
 
 func TestUserCRUD(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{Customer: "acme"}, nil)
 	ctx := ctxT(t, 10*time.Second)
 	u, err := r.client.CreateUser(ctx, domo.UserUpdate{User: domo.User{
@@ -206,6 +210,7 @@ func TestUserCRUD(t *testing.T) {
 }
 
 func TestGetUserUnknownAs400(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{UnknownUserGetStatus: 400}, nil)
 	if _, err := r.client.GetUser(ctxT(t, 5*time.Second), 123456789); !errors.Is(err, domo.ErrNotFound) {
 		t.Fatalf("err %v", err)
@@ -213,6 +218,7 @@ func TestGetUserUnknownAs400(t *testing.T) {
 }
 
 func TestUsersListingDedupAndCount(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{}, nil)
 	r.sim.SeedUsers(2499) // 2,500 with the owner: five full pages and an empty one
 	ctx := ctxT(t, 20*time.Second)
@@ -249,6 +255,7 @@ func TestUsersListingDedupAndCount(t *testing.T) {
 // user is deleted from the first page during a listing: its first row repeats the last row of
 // page one, and must be yielded once.
 func TestUsersDedupOnShiftingPages(t *testing.T) {
+	t.Parallel()
 	sim := domosim.New(domosim.Options{Seed: 3})
 	sim.SeedUsers(999)
 	var calls atomic.Int32
@@ -286,6 +293,7 @@ func TestUsersDedupOnShiftingPages(t *testing.T) {
 }
 
 func TestFindUserByEmail(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{}, nil)
 	r.sim.SeedUsers(2999)
 	ctx := ctxT(t, 20*time.Second)
@@ -312,6 +320,7 @@ func TestFindUserByEmail(t *testing.T) {
 }
 
 func TestGroupsAndMembers(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, domosim.Options{}, nil)
 	ctx := ctxT(t, 10*time.Second)
 	ids := r.sim.SeedUsers(1100)

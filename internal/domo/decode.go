@@ -66,6 +66,7 @@ func (w *groupWire) group() Group {
 func decodeUser(b []byte) (User, error) {
 	var w userWire
 	if err := json.Unmarshal(b, &w); err != nil {
+		w = userWire{} // drop what the failed pass filled in
 		if err := lenient(b, &w); err != nil {
 			return User{}, err
 		}
@@ -100,6 +101,7 @@ func decodeUsers(b []byte) ([]User, error) {
 func decodeGroup(b []byte) (Group, error) {
 	var w groupWire
 	if err := json.Unmarshal(b, &w); err != nil {
+		w = groupWire{} // drop what the failed pass filled in
 		if err := lenient(b, &w); err != nil {
 			return Group{}, err
 		}

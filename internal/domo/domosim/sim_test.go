@@ -141,6 +141,7 @@ func checkEnvelope(t *testing.T, a answer, status int) {
 }
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{Customer: "acme", TokenTTL: 90 * time.Second})
 	basic := func(id, secret string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
@@ -210,6 +211,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestAuthOnV1(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{})
 	checkEnvelope(t, e.doTok("", "GET", "/v1/users", ""), 401)
 	checkEnvelope(t, e.doTok("garbage", "GET", "/v1/users", ""), 401)
@@ -222,6 +224,7 @@ func TestAuthOnV1(t *testing.T) {
 }
 
 func TestUserCreate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{Customer: "acme"})
 	e.createUser("taken@acme.example")
 	tests := []struct {
@@ -265,6 +268,7 @@ func TestUserCreate(t *testing.T) {
 }
 
 func TestUserCreateOmitsTimezoneAndLocale(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{DuplicateEmailStatus: 409})
 	a := e.do("POST", "/v1/users?sendInvite=false", `{"name":"A","email":"tz@x.example","role":"Admin","timezone":"Europe/Paris","locale":"fr-FR"}`)
 	var u map[string]any
@@ -285,6 +289,7 @@ func TestUserCreateOmitsTimezoneAndLocale(t *testing.T) {
 }
 
 func TestUserPut(t *testing.T) {
+	t.Parallel()
 	full := `{"name":"N","email":"put@x.example","role":"Participant","title":"T2"}`
 	tests := []struct {
 		name  string
@@ -337,6 +342,7 @@ func TestUserPut(t *testing.T) {
 }
 
 func TestUserNotFoundAndDeleted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{})
 	checkEnvelope(t, e.do("GET", "/v1/users/123456789", ""), 404)
 	checkEnvelope(t, e.do("GET", "/v1/users/abc", ""), 400)
@@ -370,6 +376,7 @@ func TestUserNotFoundAndDeleted(t *testing.T) {
 }
 
 func TestPaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{})
 	e.sim.SeedUsers(1200) // plus the owner: 1201
 	tests := []struct {
@@ -420,6 +427,7 @@ func TestPaging(t *testing.T) {
 }
 
 func TestGroups(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{})
 	def := "/v1/groups/" + strconv.FormatInt(e.sim.DefaultGroupID(), 10)
 	a := e.do("POST", "/v1/groups", `{"name":"Sales","default":false}`)
@@ -482,6 +490,7 @@ func TestGroups(t *testing.T) {
 }
 
 func TestGroupKnobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{GroupUserIDsOnGet: true, RemoveNonMemberStatus: 404, DeleteNonEmptyGroup: "reject"})
 	gid := e.sim.AddGroup("Ops")
 	uid := e.createUser("k@x.example")
@@ -499,6 +508,7 @@ func TestGroupKnobs(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	e := newEnv(t, domosim.Options{RateLimit: 3, RateWindow: 10 * time.Second, Now: func() time.Time { return now }})
 	// The token request in newEnv counted as one.
@@ -522,6 +532,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, domosim.Options{})
 	e.sim.InjectFault(domosim.Fault{Method: "POST", Route: "/v1/users", Status: 503, After: true})
 	checkEnvelope(t, e.do("POST", "/v1/users?sendInvite=false", `{"name":"A","email":"f@x.example","role":"Admin"}`), 503)
@@ -547,6 +558,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestReadAfterWriteDelay(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	e := newEnv(t, domosim.Options{ReadAfterWriteDelay: 2 * time.Second, Now: func() time.Time { return now }})
 	id := e.createUser("late@x.example")
@@ -559,6 +571,7 @@ func TestReadAfterWriteDelay(t *testing.T) {
 }
 
 func TestSeedUsers(t *testing.T) {
+	t.Parallel()
 	sim := domosim.New(domosim.Options{Seed: 7})
 	ids := sim.SeedUsers(5000)
 	users := sim.Users()
