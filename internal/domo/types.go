@@ -100,14 +100,14 @@ func (u UserUpdate) MarshalJSON() ([]byte, error) {
 
 // Group is a Domo v1 group.
 type Group struct {
-	ID          int64   `json:"id,omitempty"`
-	Name        string  `json:"name,omitempty"`
-	Default     bool    `json:"default,omitempty"`
-	Active      *bool   `json:"active,omitempty"`
-	CreatorID   Int     `json:"creatorId,omitempty"`
-	MemberCount int64   `json:"memberCount,omitempty"`
-	UserIDs     []Int   `json:"userIds,omitempty"`
-	Deleted     bool    `json:"deleted,omitempty"`
+	ID          int64  `json:"id,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Default     bool   `json:"default,omitempty"`
+	Active      *bool  `json:"active,omitempty"`
+	CreatorID   Int    `json:"creatorId,omitempty"`
+	MemberCount int64  `json:"memberCount,omitempty"`
+	UserIDs     []Int  `json:"userIds,omitempty"`
+	Deleted     bool   `json:"deleted,omitempty"`
 }
 
 // Int is an int64 that decodes from a JSON number or a numeric string, because Domo types some

@@ -1,0 +1,90 @@
+package domosim
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Fault is a deterministic fault for the next requests that match it, for tests that need one
+// failure at one place rather than a probability.
+type Fault struct {
+	Method string // e.g. "POST"; "" matches any
+	Route  string // route template, e.g. "/v1/users" or "/v1/users/{id}"; "" matches any /v1 route
+	Status int    // answer this status instead of the real one (e.g. 503); 0 with Drop
+	After  bool   // let the request take effect first, then answer Status or drop
+	Drop   bool   // close the connection without an answer
+	Times  int    // how many matching requests it hits; default 1
+}
+
+type faultQueue struct {
+	mu     sync.Mutex
+	faults []Fault
+}
+
+// InjectFault queues a fault for the next matching /v1 requests.
+func (s *Sim) InjectFault(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.faults.mu.Lock()
+	s.faults.faults = append(s.faults.faults, f)
+	s.faults.mu.Unlock()
+}
+
+func (q *faultQueue) take(method, tmpl string) (Fault, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, f := range q.faults {
+		if (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == "" || f.Route == tmpl) {
+			q.faults[i].Times--
+			if q.faults[i].Times <= 0 {
+				q.faults = append(q.faults[:i], q.faults[i+1:]...)
+			}
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+var injectable = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+
+// serveFault answers the request with a fault when one is due and reports whether it did.
+func (s *Sim) serveFault(w http.ResponseWriter, r *http.Request, opts Options, route string, h handler) bool {
+	tmpl := route[strings.IndexByte(route, ' ')+1:]
+	f, ok := s.faults.take(r.Method, tmpl)
+	if !ok {
+		switch {
+		case opts.Fail5xx > 0 && s.randFloat() < opts.Fail5xx:
+			f = Fault{Status: injectable[int(s.randInt64(0, int64(len(injectable))))], After: s.randFloat() < opts.Fail5xxAfter}
+		case r.Method != http.MethodGet && opts.DropAfterCommit > 0 && s.randFloat() < opts.DropAfterCommit:
+			f = Fault{After: true, Drop: true}
+		default:
+			return false
+		}
+	}
+	if f.After {
+		h(&discardWriter{header: http.Header{}}, r, opts)
+	}
+	if f.Drop || f.Status == 0 {
+		s.stats.dropped.Add(1)
+		// The server closes the connection without writing a response.
+		panic(http.ErrAbortHandler)
+	}
+	if f.Status >= 500 {
+		s.stats.injected.Add(1)
+	}
+	writeError(w, r, opts, f.Status, http.StatusText(f.Status))
+	return true
+}
+
+// discardWriter swallows the answer of a request whose effect is kept but whose answer is lost.
+type discardWriter struct {
+	header http.Header
+	buf    bytes.Buffer
+}
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(b []byte) (int, error) { return d.buf.Write(b) }

@@ -1,0 +1,174 @@
+package domosim
+
+import (
+	"strings"
+	"time"
+)
+
+// Options are the simulator's knobs. The zero value is a well-behaved tenant: Domo's documented
+// behaviour, no faults, no rate limit. Every knob can be changed at runtime with SetOptions.
+type Options struct {
+	Customer     string        // tenant name; default "acmecompany"
+	ClientID     string        // default "sim-client"
+	ClientSecret string        // default "sim-secret"
+	Scopes       []string      // scopes granted to the API client; default all, "user" included
+	OwnerEmail   string        // the seeded Admin user who owns the API client; default "admin@<customer>.example"
+	TokenTTL     time.Duration // token lifetime; default 3599s
+
+	// RateLimit is the number of requests (token requests included) accepted in any sliding
+	// RateWindow; past it the answer is 429 with X-RateLimit-* headers and no Retry-After.
+	// 0 means unlimited.
+	RateLimit  int
+	RateWindow time.Duration // default 1 minute
+
+	// Fail5xx is the probability that a /v1 request is answered 500, 502 or 503.
+	Fail5xx float64
+	// Fail5xxAfter is the share of those injected failures that happen after the request took
+	// effect (the write is committed, the answer lost), as a gateway timeout does. 0 means every
+	// injected failure happens before anything changed.
+	Fail5xxAfter float64
+	// DropAfterCommit is the probability that a /v1 write takes effect and the connection is
+	// then closed without an answer.
+	DropAfterCommit float64
+	Latency         time.Duration // added to every request
+
+	PutMode              string // "merge" (default): omitted fields unchanged; "replace": omitted optional fields cleared
+	DuplicateEmailStatus int    // 400 (default) or 409, on create and on update
+	LimitOver500         string // "reject" (default, 400) or "clamp"
+	UnknownUserGetStatus int    // status of GET of an unknown user id: 404 (default) or 400
+	// PutUserStrict requires name, email and role on PUT /v1/users/{id} (Domo's "all user
+	// fields are required"). nil means true.
+	PutUserStrict         *bool
+	GroupUserIDsOnGet     bool          // GET /v1/groups/{id} includes userIds
+	RemoveNonMemberStatus int           // DELETE of a non-member: 204 (default) or 404
+	DeleteNonEmptyGroup   string        // "allow" (default) or "reject" (400)
+	GroupNamesFoldCase    bool          // group name uniqueness ignores case
+	RoleIDOnCreate        bool          // POST /v1/users honours roleId; by default it is ignored
+	AcceptedRoles         []string      // role names v1 accepts; default the five system roles
+	CustomRoles           []Role        // extra roles, reachable through roleId
+	ErrorPath             bool          // add "path" to error envelopes
+	ReadAfterWriteDelay   time.Duration // a created user is invisible to GET and lists this long
+
+	Seed int64            // randomness for ids, faults and seeded data; 0 = time-based
+	Now  func() time.Time // clock; default time.Now
+}
+
+// Role is a Domo role: the five system roles and any custom ones.
+type Role struct {
+	ID   int64
+	Name string
+}
+
+// SystemRoles are Domo's built-in roles with their observed ids.
+var SystemRoles = []Role{{1, "Admin"}, {2, "Privileged"}, {3, "Editor"}, {4, "Participant"}, {5, "Social"}}
+
+// AllScopes are the scopes an API client can be granted.
+var AllScopes = []string{"account", "audit", "buzz", "dashboard", "data", "user", "workflow"}
+
+func (o Options) withDefaults() Options {
+	if o.Customer == "" {
+		o.Customer = "acmecompany"
+	}
+	if o.ClientID == "" {
+		o.ClientID = "sim-client"
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = "sim-secret"
+	}
+	if o.Scopes == nil {
+		o.Scopes = append([]string(nil), AllScopes...)
+	}
+	if o.OwnerEmail == "" {
+		o.OwnerEmail = "admin@" + o.Customer + ".example"
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 3599 * time.Second
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = time.Minute
+	}
+	if o.PutMode == "" {
+		o.PutMode = "merge"
+	}
+	if o.DuplicateEmailStatus == 0 {
+		o.DuplicateEmailStatus = 400
+	}
+	if o.LimitOver500 == "" {
+		o.LimitOver500 = "reject"
+	}
+	if o.UnknownUserGetStatus == 0 {
+		o.UnknownUserGetStatus = 404
+	}
+	if o.PutUserStrict == nil {
+		t := true
+		o.PutUserStrict = &t
+	}
+	if o.RemoveNonMemberStatus == 0 {
+		o.RemoveNonMemberStatus = 204
+	}
+	if o.DeleteNonEmptyGroup == "" {
+		o.DeleteNonEmptyGroup = "allow"
+	}
+	if o.AcceptedRoles == nil {
+		for _, r := range SystemRoles {
+			o.AcceptedRoles = append(o.AcceptedRoles, r.Name)
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.PutMode = strings.ToLower(o.PutMode)
+	o.LimitOver500 = strings.ToLower(o.LimitOver500)
+	o.DeleteNonEmptyGroup = strings.ToLower(o.DeleteNonEmptyGroup)
+	return o
+}
+
+func (o Options) strictPut() bool { return o.PutUserStrict == nil || *o.PutUserStrict }
+
+func (o Options) hasScope(s string) bool {
+	for _, g := range o.Scopes {
+		if g == s {
+			return true
+		}
+	}
+	return false
+}
+
+// roleByName finds an accepted role name (exact case, as Domo requires).
+func (o Options) roleByName(name string) (Role, bool) {
+	accepted := false
+	for _, n := range o.AcceptedRoles {
+		if n == name {
+			accepted = true
+			break
+		}
+	}
+	if !accepted {
+		return Role{}, false
+	}
+	for _, r := range SystemRoles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	for _, r := range o.CustomRoles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+func (o Options) roleByID(id int64) (Role, bool) {
+	for _, r := range SystemRoles {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	for _, r := range o.CustomRoles {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
