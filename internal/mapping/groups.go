@@ -117,12 +117,12 @@ func (g *Group) Values(key, sub string) []any {
 	case "members":
 		return memberValues(g.Members, sub)
 	case "meta":
-		return metaValues("Group", g.Created, g.LastModified, g.Version, sub)
+		return metaValues(valsGroupType, g.Created, g.LastModified, g.Version, sub)
 	case "schemas":
 		if sub != "" {
 			return nil
 		}
-		return []any{URNGroup}
+		return valsGroupSchemas
 	}
 	return nil
 }

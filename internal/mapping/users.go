@@ -33,6 +33,7 @@ func UserFromDomo(d domo.User, sh *UserShadow, opt Options) User {
 		u.PhoneNumbers = phonesFromDomo(d)
 		u.Addresses = addressesFromDomo(d)
 		u.Roles = rolesFromDomo(d, opt)
+		shareStrings(&u)
 		return u
 	}
 
@@ -92,6 +93,7 @@ func UserFromDomo(d domo.User, sh *UserShadow, opt Options) User {
 	if v.department {
 		u.Enterprise.Department = sh.Enterprise.Department
 	}
+	shareStrings(&u)
 	return u
 }
 

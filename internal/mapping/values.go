@@ -12,7 +12,8 @@ import (
 // sub-attribute or "". Empty values are absent. A complex attribute asked for without sub
 // yields one map per element, keyed by lower-case sub-attribute names, for value-path filters
 // such as emails[type eq "work" and value co "x"]. URLs ($ref, meta.location) need the base
-// URL, which Values does not have, so they yield nothing.
+// URL, which Values does not have, so they yield nothing. Callers must not modify the slice:
+// constant answers (active, resource type, schemas) share one.
 func (u *User) Values(key, sub string) []any {
 	if sub != "" && !complexUserAttr(key) {
 		return nil
@@ -44,7 +45,10 @@ func (u *User) Values(key, sub string) []any {
 	case "timezone":
 		return one(u.Timezone)
 	case "active":
-		return []any{u.Active}
+		if u.Active {
+			return valsTrue
+		}
+		return valsFalse
 	case "name":
 		return nameValues(&u.Name, sub)
 	case "emails":
@@ -66,12 +70,12 @@ func (u *User) Values(key, sub string) []any {
 	case "groups":
 		return groupRefValues(u.Groups, sub)
 	case "meta":
-		return metaValues("User", u.Created, u.LastModified, u.Version, sub)
+		return metaValues(valsUserType, u.Created, u.LastModified, u.Version, sub)
 	case "schemas":
 		if u.Enterprise != (Enterprise{}) {
-			return []any{URNUser, URNEnterprise}
+			return valsUserEntSchemas
 		}
-		return []any{URNUser}
+		return valsUserSchemas
 	case entEmployeeNumber:
 		return one(u.Enterprise.EmployeeNumber)
 	case entCostCenter:
@@ -111,6 +115,17 @@ const (
 	entDivision       = entPrefix + "division"
 	entDepartment     = entPrefix + "department"
 	entManager        = entPrefix + "manager"
+)
+
+// Shared answers that do not depend on the resource.
+var (
+	valsTrue           = []any{true}
+	valsFalse          = []any{false}
+	valsUserSchemas    = []any{URNUser}
+	valsUserEntSchemas = []any{URNUser, URNEnterprise}
+	valsGroupSchemas   = []any{URNGroup}
+	valsUserType       = []any{"User"}
+	valsGroupType      = []any{"Group"}
 )
 
 func complexUserAttr(key string) bool {
@@ -293,10 +308,10 @@ func groupRefValues(list []GroupRef, sub string) []any {
 	return out
 }
 
-func metaValues(resourceType string, created, modified time.Time, version func() string, sub string) []any {
+func metaValues(resourceType []any, created, modified time.Time, version func() string, sub string) []any {
 	switch sub {
 	case "":
-		o := map[string]any{"resourcetype": resourceType, "version": version()}
+		o := map[string]any{"resourcetype": resourceType[0], "version": version()}
 		if !created.IsZero() {
 			o["created"] = created
 		}
@@ -305,7 +320,7 @@ func metaValues(resourceType string, created, modified time.Time, version func()
 		}
 		return []any{o}
 	case "resourcetype":
-		return []any{resourceType}
+		return resourceType
 	case "version":
 		return []any{version()}
 	case "created":

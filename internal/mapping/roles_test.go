@@ -1,0 +1,56 @@
+package mapping
+
+import "testing"
+
+func TestRolesCatalogue(t *testing.T) {
+	r := NewRoles([]Role{
+		{ID: 2097317660, Name: "Report Viewer"},
+		{ID: 3, Name: "Impostor"},           // id of a system role: ignored
+		{ID: 104295428, Name: "ADMIN"},      // name of a system role: ignored
+		{ID: 810756122, Name: "  "},         // no name: ignored
+		{ID: 0, Name: "No id"},              // no id: ignored
+		{ID: 1563101750, Name: "Data Crew"}, // kept
+	})
+	tests := []struct {
+		in   string
+		want Role
+		ok   bool
+	}{
+		{"Admin", Role{1, "Admin"}, true},
+		{"admin", Role{1, "Admin"}, true},
+		{" PRIVILEGED ", Role{2, "Privileged"}, true},
+		{"editor", Role{3, "Editor"}, true},
+		{"Participant", Role{4, "Participant"}, true},
+		{"social", Role{5, "Social"}, true},
+		{"4", Role{4, "Participant"}, true},
+		{"report viewer", Role{2097317660, "Report Viewer"}, true},
+		{"2097317660", Role{2097317660, "Report Viewer"}, true},
+		{"data crew", Role{1563101750, "Data Crew"}, true},
+		{"Impostor", Role{}, false},
+		{"104295428", Role{}, false},
+		{"No id", Role{}, false},
+		{"", Role{}, false},
+		{"0", Role{}, false},
+		{"-1", Role{}, false},
+		{"Wizard", Role{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := r.Lookup(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Lookup(%q) = %v %v, want %v %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got, ok := r.ByID(3); !ok || got.Name != "Editor" {
+		t.Errorf("ByID(3) = %v %v", got, ok)
+	}
+	if _, ok := r.ByID(99); ok {
+		t.Error("ByID(99) found")
+	}
+	var none *Roles
+	if got, ok := none.Lookup("social"); !ok || got.ID != 5 {
+		t.Errorf("nil catalogue Lookup = %v %v, want the system roles", got, ok)
+	}
+	if got, ok := none.ByID(1); !ok || got.Name != "Admin" {
+		t.Errorf("nil catalogue ByID = %v %v", got, ok)
+	}
+}
