@@ -33,8 +33,11 @@ type PatchOp struct {
 // Operations array, an operation that is not an object or has an unknown op; invalidPath for a
 // path that does not parse or names an unknown attribute (also the keys of a path-less value);
 // noTarget for a remove without a path; invalidValue for an add or replace without a value, or
-// a path-less one whose value is not an object. Value types are checked by ApplyPatch, which
-// knows the attribute each value lands on.
+// a path-less one whose value is not an object. Value types and mutability are checked by
+// ApplyPatch, which knows the attribute each value lands on and the current resource.
+//
+// Its Quirks are those only the raw body shows (op case, the schemas list); ApplyPatch reports
+// the rest, so the two lists never overlap.
 func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 	var raw any
 	if err := decodeJSON(body, &raw); err != nil {
@@ -91,7 +94,9 @@ func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 		if nerr != nil {
 			return nil, nil, BadRequest(TypeInvalidValue, "%s: the value is not JSON", opLabel(n, op))
 		}
-		if _, err := resolveOp(rt, op.Op, op.Path, v, n, &q); err != nil {
+		// Path quirks are ApplyPatch's to report, so that the two never count one twice.
+		var pathQuirks Quirks
+		if _, err := resolveOp(rt, op.Op, op.Path, v, n, &pathQuirks); err != nil {
 			return nil, nil, err
 		}
 		ops = append(ops, op)

@@ -32,6 +32,11 @@ func ptPatch(t testing.TB, rt *ResourceType, current string, body []byte) (Attri
 		t.Fatalf("ApplyPatch returned attributes with error %v", err)
 	}
 	for _, n := range q2 {
+		for _, m := range q1 {
+			if n == m {
+				t.Fatalf("quirk %q reported by both ParsePatch and ApplyPatch", n)
+			}
+		}
 		q1.add(n)
 	}
 	return got, q1, err
@@ -721,5 +726,58 @@ func BenchmarkPatchEntraSlowPath(b *testing.B) {
 		if _, _, err := ApplyPatch(UserType, current, ops); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestParsePatchOps(t *testing.T) {
+	body := []byte(`{"id":"1","SCHEMAS":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"operations":[
+		{"name":"addMember","Op":"Add","Path":"members","Value":[{"value":"1"}]},
+		{"op":"remove","path":" members[value eq \"2\"] ","value":null},
+		{"op":"replace","value":{"displayName":"x"}}]}`)
+	ops, q, err := ParsePatch(GroupType, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PatchOp{
+		{Op: "add", Path: "members", Value: []any{map[string]any{"value": "1"}}},
+		{Op: "remove", Path: ` members[value eq "2"] `},
+		{Op: "replace", Value: map[string]any{"displayName": "x"}},
+	}
+	if !reflect.DeepEqual(ops, want) {
+		t.Fatalf("ops = %#v\nwant %#v", ops, want)
+	}
+	if !reflect.DeepEqual(q, Quirks{QuirkOpCase}) {
+		t.Fatalf("quirks = %v", q)
+	}
+}
+
+// TestApplyPatchOddCurrent feeds resources a backend should not produce, to make sure they
+// give sensible results rather than panics.
+func TestApplyPatchOddCurrent(t *testing.T) {
+	tests := []struct {
+		name, current, ops, want string
+	}{
+		{"emails as one object", `{"userName":"b","emails":{"value":"a","type":"work"}}`,
+			`{"op":"replace","path":"emails[type eq \"work\"].value","value":"n"}`,
+			`{"userName":"b","emails":[{"value":"n","type":"work"}]}`},
+		{"email element not an object", `{"userName":"b","emails":["a@x.org"]}`,
+			`{"op":"add","path":"emails[type eq \"work\"].value","value":"n"},{"op":"remove","path":"emails[type eq \"home\"].value"}`,
+			`{"userName":"b","emails":["a@x.org",{"type":"work","value":"n"}]}`},
+		{"extension key in another case", `{"userName":"b","urn:ietf:params:scim:schemas:extension:enterprise:2.0:user":{"department":"x"}}`,
+			`{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division","value":"d"}`,
+			ptWith(`{"userName":"b"}`, `"`+ptEnt+`":{"department":"x","division":"d"}`)},
+		{"extension not an object", `{"userName":"b","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":"junk"}`,
+			`{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division","value":"d"}`,
+			ptWith(`{"userName":"b"}`, `"`+ptEnt+`":{"division":"d"}`)},
+		{"attribute key in another case", `{"userName":"b","DISPLAYNAME":"x"}`,
+			`{"op":"replace","path":"displayName","value":"y"}`, `{"userName":"b","displayName":"y"}`},
+		{"name not an object", `{"userName":"b","name":"x"}`,
+			`{"op":"add","path":"name.givenName","value":"g"}`, `{"userName":"b","name":{"givenName":"g"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, q, err := ptPatch(t, UserType, tt.current, ptOps(tt.ops))
+			ptCheck(t, got, q, err, tt.want, nil)
+		})
 	}
 }

@@ -413,18 +413,19 @@ func containerFor(res map[string]any, urn string, create bool) map[string]any {
 	if urn == "" {
 		return res
 	}
-	key, ok := lookupKey(res, urn)
-	if ok {
-		if m, isMap := res[key].(map[string]any); isMap {
-			if key != urn {
-				delete(res, key)
-				res[urn] = m
-			}
-			return m
+	key, found := lookupKey(res, urn)
+	if m, isMap := res[key].(map[string]any); found && isMap {
+		if key != urn {
+			delete(res, key)
+			res[urn] = m
 		}
+		return m
 	}
 	if !create {
 		return nil
+	}
+	if found {
+		delete(res, key) // not an object: the new value replaces it
 	}
 	m := map[string]any{}
 	res[urn] = m
