@@ -39,28 +39,28 @@ func SelectAttributes(rt *ResourceType, res Attributes, attributes, excludedAttr
 			continue
 		}
 		if urn, ok := rt.IsExtension(k); ok {
-			if m := selectExtension(rt, urn, asMap(v), inc, exc); len(m) > 0 {
+			if m := selectExtension(rt, urn, mapOf(v), inc, exc); len(m) > 0 {
 				out[k] = m
 			}
 			continue
 		}
-		a, ok := coreAttr(rt, k)
+		a, ok := topLevelAttr(rt, k)
 		if !ok {
 			if !inc.given {
 				out[k] = v
 			}
 			continue
 		}
-		if sv, ok := selectAttr(a, selKey{"", a.Name()}, v, inc, exc); ok {
+		if sv, ok := selectAttr(a, attrSelKey{"", a.Name()}, v, inc, exc); ok {
 			out[k] = sv
 		}
 	}
 	return out
 }
 
-// coreAttr finds a core or common attribute by its top-level key. It is Resolve without the
+// topLevelAttr finds a core or common attribute by its top-level key. It is Resolve without the
 // URN and dot handling a resource's own keys do not need, and without its allocations.
-func coreAttr(rt *ResourceType, key string) (schema.CoreAttribute, bool) {
+func topLevelAttr(rt *ResourceType, key string) (schema.CoreAttribute, bool) {
 	if a, ok := rt.Schema.Attributes.ContainsAttribute(key); ok {
 		return a, true
 	}
@@ -84,29 +84,29 @@ func Wants(rt *ResourceType, attributes, excludedAttributes, attr string) bool {
 				continue
 			}
 			for _, a := range ext.Attributes {
-				if wants(AttrPath{URN: urn, Attr: a}, inc, exc) {
+				if wantsPath(AttrPath{URN: urn, Attr: a}, inc, exc) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	p, err := rt.Resolve(stripFilters(attr), "")
+	p, err := rt.Resolve(stripValueFilters(attr), "")
 	if err != nil {
 		return !inc.given
 	}
-	return wants(p, inc, exc)
+	return wantsPath(p, inc, exc)
 }
 
-// wants is Wants for a resolved attribute or sub-attribute.
-func wants(p AttrPath, inc, exc selection) bool {
+// wantsPath is Wants for a resolved attribute or sub-attribute.
+func wantsPath(p AttrPath, inc, exc attrSelection) bool {
 	switch p.Attr.Returned() {
 	case "never":
 		return false
 	case "always":
 		return true
 	}
-	key := selKey{p.URN, p.Attr.Name()}
+	key := attrSelKey{p.URN, p.Attr.Name()}
 	if p.URN != "" && exc.exts[p.URN] || exc.whole[key] {
 		return false
 	}
@@ -140,21 +140,21 @@ func wants(p AttrPath, inc, exc selection) bool {
 	return false
 }
 
-// selKey names a top-level attribute: its extension URN ("" for core) and canonical name.
-type selKey struct{ urn, name string }
+// attrSelKey names a top-level attribute: its extension URN ("" for core) and canonical name.
+type attrSelKey struct{ urn, name string }
 
-// selection is one parsed attributes or excludedAttributes parameter.
-type selection struct {
-	given bool                       // the parameter names something, known or not
-	whole map[selKey]bool            // attributes named whole
-	subs  map[selKey]map[string]bool // attributes named by sub-attribute (canonical names)
-	exts  map[string]bool            // extension URNs named whole
+// attrSelection is one parsed attributes or excludedAttributes parameter.
+type attrSelection struct {
+	given bool                           // the parameter names something, known or not
+	whole map[attrSelKey]bool            // attributes named whole
+	subs  map[attrSelKey]map[string]bool // attributes named by sub-attribute (canonical names)
+	exts  map[string]bool                // extension URNs named whole
 }
 
-func parseSelection(rt *ResourceType, param string) selection {
-	s := selection{whole: map[selKey]bool{}, subs: map[selKey]map[string]bool{}, exts: map[string]bool{}}
+func parseSelection(rt *ResourceType, param string) attrSelection {
+	s := attrSelection{whole: map[attrSelKey]bool{}, subs: map[attrSelKey]map[string]bool{}, exts: map[string]bool{}}
 	for _, name := range splitAttrList(param) {
-		name = stripFilters(strings.TrimSpace(name))
+		name = stripValueFilters(strings.TrimSpace(name))
 		if name == "" {
 			continue
 		}
@@ -167,7 +167,7 @@ func parseSelection(rt *ResourceType, param string) selection {
 		if err != nil {
 			continue
 		}
-		key := selKey{p.URN, p.Attr.Name()}
+		key := attrSelKey{p.URN, p.Attr.Name()}
 		if p.Sub == nil {
 			s.whole[key] = true
 			continue
@@ -203,8 +203,8 @@ func splitAttrList(param string) []string {
 	return append(out, param[start:])
 }
 
-// stripFilters removes value filters from a name: emails[type eq "work"].value -> emails.value.
-func stripFilters(name string) string {
+// stripValueFilters removes value filters from a name: emails[type eq "work"].value -> emails.value.
+func stripValueFilters(name string) string {
 	if !strings.Contains(name, "[") {
 		return name
 	}
@@ -230,7 +230,7 @@ func stripFilters(name string) string {
 }
 
 // selectExtension selects within the object of one extension.
-func selectExtension(rt *ResourceType, urn string, m map[string]any, inc, exc selection) map[string]any {
+func selectExtension(rt *ResourceType, urn string, m map[string]any, inc, exc attrSelection) map[string]any {
 	if m == nil || exc.exts[urn] {
 		return nil
 	}
@@ -249,7 +249,7 @@ func selectExtension(rt *ResourceType, urn string, m map[string]any, inc, exc se
 			}
 			continue
 		}
-		if sv, ok := selectAttr(a, selKey{urn, a.Name()}, v, inc, exc); ok {
+		if sv, ok := selectAttr(a, attrSelKey{urn, a.Name()}, v, inc, exc); ok {
 			out[k] = sv
 		}
 	}
@@ -257,7 +257,7 @@ func selectExtension(rt *ResourceType, urn string, m map[string]any, inc, exc se
 }
 
 // selectAttr decides whether attribute a (value v) is returned, and with which sub-attributes.
-func selectAttr(a schema.CoreAttribute, key selKey, v any, inc, exc selection) (any, bool) {
+func selectAttr(a schema.CoreAttribute, key attrSelKey, v any, inc, exc attrSelection) (any, bool) {
 	switch a.Returned() {
 	case "never":
 		return nil, false
@@ -287,7 +287,7 @@ func selectAttr(a schema.CoreAttribute, key selKey, v any, inc, exc selection) (
 	}
 	// A value left empty by a sub-attribute selection is not returned; one that was empty
 	// to begin with is the backend's to send.
-	return v, !projected || !isEmptyValue(v)
+	return v, !projected || !emptyJSON(v)
 }
 
 func hasNeverSub(a schema.CoreAttribute) bool {
@@ -319,7 +319,7 @@ func projectSubs(a schema.CoreAttribute, v any, keep func(schema.CoreAttribute) 
 	case []any:
 		out := make([]any, 0, len(x))
 		for _, e := range x {
-			if pe := one(e); !isEmptyValue(pe) {
+			if pe := one(e); !emptyJSON(pe) {
 				out = append(out, pe)
 			}
 		}
@@ -327,7 +327,7 @@ func projectSubs(a schema.CoreAttribute, v any, keep func(schema.CoreAttribute) 
 	case []map[string]any:
 		out := make([]any, 0, len(x))
 		for _, e := range x {
-			if pe := one(e); !isEmptyValue(pe) {
+			if pe := one(e); !emptyJSON(pe) {
 				out = append(out, pe)
 			}
 		}
@@ -336,7 +336,7 @@ func projectSubs(a schema.CoreAttribute, v any, keep func(schema.CoreAttribute) 
 	return one(v)
 }
 
-func isEmptyValue(v any) bool {
+func emptyJSON(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return true

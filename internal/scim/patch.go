@@ -40,7 +40,7 @@ type PatchOp struct {
 // the rest, so the two lists never overlap.
 func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 	var raw any
-	if err := decodeJSON(body, &raw); err != nil {
+	if err := decodeStrict(body, &raw); err != nil {
 		e := BadRequest(TypeInvalidSyntax, "request body is not valid JSON")
 		e.Err = err
 		return nil, nil, e
@@ -52,7 +52,7 @@ func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 	var q Quirks
 	var schemas, operations any
 	var haveSchemas, haveOps bool
-	for _, k := range sortedKeys(obj) {
+	for _, k := range keysSorted(obj) {
 		switch strings.ToLower(k) {
 		case "schemas":
 			if haveSchemas {
@@ -66,7 +66,7 @@ func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 			operations, haveOps = obj[k], true
 		}
 	}
-	if err := checkSchemas(schemas); err != nil {
+	if err := checkSchemasList(schemas); err != nil {
 		return nil, nil, err
 	}
 	if !hasPatchOpSchema(schemas) {
@@ -90,7 +90,7 @@ func ParsePatch(rt *ResourceType, body []byte) ([]PatchOp, Quirks, error) {
 		if (op.Op == "add" || op.Op == "replace") && !hasValue {
 			return nil, nil, BadRequest(TypeInvalidValue, "%s: a value is required", opLabel(n, op))
 		}
-		v, nerr := normalizeJSON(op.Value)
+		v, nerr := jsonShape(op.Value)
 		if nerr != nil {
 			return nil, nil, BadRequest(TypeInvalidValue, "%s: the value is not JSON", opLabel(n, op))
 		}
@@ -118,7 +118,7 @@ func hasPatchOpSchema(v any) bool {
 func readOp(m map[string]any, n int, q *Quirks) (PatchOp, bool, *Error) {
 	var op PatchOp
 	var haveOp, hasValue bool
-	for _, k := range sortedKeys(m) {
+	for _, k := range keysSorted(m) {
 		v := m[k]
 		switch strings.ToLower(k) {
 		case "op":
@@ -160,7 +160,7 @@ func opName(op string, n int, q *Quirks) (string, *Error) {
 	switch name {
 	case "add", "remove", "replace":
 	default:
-		return "", BadRequest(TypeInvalidSyntax, "operation %d: unknown op %q (want add, remove or replace)", n, clip(op))
+		return "", BadRequest(TypeInvalidSyntax, "operation %d: unknown op %q (want add, remove or replace)", n, clipDetail(op))
 	}
 	if name != op {
 		q.add(QuirkOpCase)
@@ -172,11 +172,11 @@ func opLabel(n int, op PatchOp) string {
 	if op.Path == "" {
 		return fmt.Sprintf("operation %d (%s)", n, op.Op)
 	}
-	return fmt.Sprintf("operation %d (%s %s)", n, op.Op, clip(strings.TrimSpace(op.Path)))
+	return fmt.Sprintf("operation %d (%s %s)", n, op.Op, clipDetail(strings.TrimSpace(op.Path)))
 }
 
-// clip shortens client text echoed in an error detail.
-func clip(s string) string {
+// clipDetail shortens client text echoed in an error detail.
+func clipDetail(s string) string {
 	const max = 120
 	if len(s) <= max {
 		return s
@@ -223,7 +223,7 @@ func clip(s string) string {
 // meta, groups), an immutable value that would change, or removing a required attribute
 // (userName, a group's displayName); noTarget as above.
 func ApplyPatch(rt *ResourceType, current Attributes, ops []PatchOp) (Attributes, Quirks, error) {
-	res := cloneAttributes(current)
+	res := deepCopyAttrs(current)
 	var q Quirks
 	for i, op := range ops {
 		if err := applyOp(rt, res, op, i+1, &q); err != nil {
@@ -239,7 +239,7 @@ func applyOp(rt *ResourceType, res Attributes, op PatchOp, n int, q *Quirks) *Er
 		return err
 	}
 	op.Op = name
-	v, nerr := normalizeJSON(op.Value)
+	v, nerr := jsonShape(op.Value)
 	if nerr != nil {
 		return BadRequest(TypeInvalidValue, "%s: the value is not JSON", opLabel(n, op))
 	}
@@ -260,7 +260,7 @@ func applyOp(rt *ResourceType, res Attributes, op PatchOp, n int, q *Quirks) *Er
 // value.
 type patchTarget struct {
 	path   AttrPath
-	filter valueFilter // zero without a value filter
+	filter patchFilter // zero without a value filter
 	ext    string      // the whole extension object under this URN is the target
 	value  any
 }
@@ -319,7 +319,7 @@ func pathlessObject(v any, q *Quirks) (map[string]any, error) {
 // pathlessTargets resolves each key of a path-less value.
 func pathlessTargets(rt *ResourceType, obj map[string]any, label string, q *Quirks) ([]patchTarget, *Error) {
 	targets := make([]patchTarget, 0, len(obj))
-	for _, k := range sortedKeys(obj) {
+	for _, k := range keysSorted(obj) {
 		v := obj[k]
 		if strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta") {
 			continue // Okta and Entra echo these; they are the server's
@@ -333,10 +333,10 @@ func pathlessTargets(rt *ResourceType, obj map[string]any, label string, q *Quir
 			if !ok {
 				return nil, BadRequest(TypeInvalidValue, "%s: %q must be an object", label, urn)
 			}
-			for _, ik := range sortedKeys(inner) {
+			for _, ik := range keysSorted(inner) {
 				p, err := rt.Resolve(urn+":"+ik, "")
 				if err != nil {
-					return nil, BadRequest(TypeInvalidPath, "%s: %s", label, clip(err.Error()))
+					return nil, BadRequest(TypeInvalidPath, "%s: %s", label, clipDetail(err.Error()))
 				}
 				if p.Sub != nil {
 					q.add(QuirkDottedKey)
@@ -347,7 +347,7 @@ func pathlessTargets(rt *ResourceType, obj map[string]any, label string, q *Quir
 		}
 		p, err := rt.Resolve(k, "")
 		if err != nil {
-			return nil, BadRequest(TypeInvalidPath, "%s: %s", label, clip(err.Error()))
+			return nil, BadRequest(TypeInvalidPath, "%s: %s", label, clipDetail(err.Error()))
 		}
 		if p.Sub != nil {
 			q.add(QuirkDottedKey)
@@ -377,7 +377,7 @@ func (a applier) apply(t patchTarget) *Error {
 		if a.op == "add" && t.value == nil {
 			return nil
 		}
-		if key, ok := lookupKey(a.res, t.ext); ok {
+		if key, ok := keyFold(a.res, t.ext); ok {
 			delete(a.res, key)
 		}
 		return nil
@@ -389,12 +389,12 @@ func (a applier) apply(t patchTarget) *Error {
 	if p.Sub != nil && p.Sub.Mutability() == "readOnly" {
 		return a.errorf(TypeMutability, "attribute %q is readOnly", p.String())
 	}
-	container := containerFor(a.res, p.URN, a.op != "remove" && t.value != nil)
+	container := attrContainer(a.res, p.URN, a.op != "remove" && t.value != nil)
 	if container == nil {
 		return nil // nothing to remove from an extension the resource does not have
 	}
 	key := p.Attr.Name()
-	if k, ok := lookupKey(container, key); ok && k != key {
+	if k, ok := keyFold(container, key); ok && k != key {
 		container[key] = container[k]
 		delete(container, k)
 	}
@@ -425,7 +425,7 @@ func (a applier) apply(t patchTarget) *Error {
 // which is accepted as a no-op; anything else is a mutability error.
 func (a applier) readOnly(p AttrPath, v any) *Error {
 	if p.URN == "" && p.Sub == nil && p.Attr.Name() == "id" && a.op != "remove" {
-		if cur, ok := a.res["id"]; ok && v != nil && stringOf(v) == stringOf(cur) {
+		if cur, ok := a.res["id"]; ok && v != nil && scalarString(v) == scalarString(cur) {
 			a.c.q.add(QuirkIDInValue)
 			return nil
 		}
@@ -467,7 +467,7 @@ func (a applier) whole(container map[string]any, p AttrPath, v any) *Error {
 		if a.op == "replace" {
 			return a.set(container, p, vals, exists, cur)
 		}
-		list, touched := appendNew(attr, asList(cur), vals)
+		list, touched := appendNew(attr, listOf(cur), vals)
 		fixPrimary(attr, list, touched)
 		return a.set(container, p, list, exists, cur)
 	}
@@ -498,7 +498,7 @@ func (a applier) whole(container map[string]any, p AttrPath, v any) *Error {
 
 // set stores v, refusing to change an immutable value that is already there.
 func (a applier) set(container map[string]any, p AttrPath, v any, exists bool, cur any) *Error {
-	if exists && p.Attr.Mutability() == "immutable" && !valueEqual(cur, v) {
+	if exists && p.Attr.Mutability() == "immutable" && !jsonEqual(cur, v) {
 		return a.errorf(TypeMutability, "attribute %q is immutable", p.String())
 	}
 	container[p.Attr.Name()] = v
@@ -527,12 +527,12 @@ func (a applier) mergeComplex(attr schema.CoreAttribute, cur map[string]any, v a
 		raw = cv.(map[string]any)
 	}
 	oldValue, hadValue := out["value"]
-	for _, k := range sortedKeys(raw) {
+	for _, k := range keysSorted(raw) {
 		sub, ok := a.c.subFor(attr, raw, k)
 		if !ok || sub.Mutability() == "readOnly" {
 			continue
 		}
-		if sk, ok := lookupKey(out, sub.Name()); ok && sk != sub.Name() {
+		if sk, ok := keyFold(out, sub.Name()); ok && sk != sub.Name() {
 			out[sub.Name()] = out[sk]
 			delete(out, sk)
 		}
@@ -546,7 +546,7 @@ func (a applier) mergeComplex(attr schema.CoreAttribute, cur map[string]any, v a
 		}
 		out[sub.Name()] = sv
 	}
-	if newValue, has := out["value"]; has && (!hadValue || !valueEqual(oldValue, newValue)) {
+	if newValue, has := out["value"]; has && (!hadValue || !jsonEqual(oldValue, newValue)) {
 		dropReadOnlySubs(attr, out)
 	}
 	return out, nil
@@ -557,7 +557,7 @@ func (a applier) mergeComplex(attr schema.CoreAttribute, cur map[string]any, v a
 func dropReadOnlySubs(attr schema.CoreAttribute, m map[string]any) {
 	for _, sub := range attr.SubAttributes() {
 		if sub.Mutability() == "readOnly" {
-			if k, ok := lookupKey(m, sub.Name()); ok {
+			if k, ok := keyFold(m, sub.Name()); ok {
 				delete(m, k)
 			}
 		}
@@ -572,14 +572,14 @@ func (a applier) sub(container map[string]any, p AttrPath, v any) *Error {
 		if cur == nil {
 			return nil
 		}
-		sk, ok := lookupKey(cur, p.Sub.Name())
+		sk, ok := keyFold(cur, p.Sub.Name())
 		if !ok {
 			return nil
 		}
 		if p.Sub.Mutability() == "immutable" {
 			return a.errorf(TypeMutability, "attribute %q is immutable", p.String())
 		}
-		m := cloneValue(cur).(map[string]any)
+		m := deepCopyValue(cur).(map[string]any)
 		delete(m, sk)
 		if len(m) == 0 {
 			delete(container, key)
@@ -596,7 +596,7 @@ func (a applier) sub(container map[string]any, p AttrPath, v any) *Error {
 		return err
 	}
 	if p.Sub.Mutability() == "immutable" && cur != nil {
-		if old, ok := cur[p.Sub.Name()]; ok && !valueEqual(old, merged[p.Sub.Name()]) {
+		if old, ok := cur[p.Sub.Name()]; ok && !jsonEqual(old, merged[p.Sub.Name()]) {
 			return a.errorf(TypeMutability, "attribute %q is immutable", p.String())
 		}
 	}
@@ -611,7 +611,7 @@ func (a applier) sub(container map[string]any, p AttrPath, v any) *Error {
 // subOfEach handles attr.sub on a multi-valued attribute without a filter: the sub-attribute of
 // every element.
 func (a applier) subOfEach(container map[string]any, p AttrPath, v any) *Error {
-	list := asList(container[p.Attr.Name()])
+	list := listOf(container[p.Attr.Name()])
 	all := make([]int, len(list))
 	for i := range all {
 		all[i] = i
@@ -620,9 +620,9 @@ func (a applier) subOfEach(container map[string]any, p AttrPath, v any) *Error {
 }
 
 // filtered handles attr[filter] and attr[filter].sub.
-func (a applier) filtered(container map[string]any, p AttrPath, f valueFilter, v any) *Error {
+func (a applier) filtered(container map[string]any, p AttrPath, f patchFilter, v any) *Error {
 	key := p.Attr.Name()
-	list := asList(container[key])
+	list := listOf(container[key])
 	var matched []int
 	for i, e := range list {
 		if f.match(p.Attr, e) {
@@ -634,7 +634,7 @@ func (a applier) filtered(container map[string]any, p AttrPath, f valueFilter, v
 		return a.setSubOn(container, p, list, matched, v, pinned != nil, pinned)
 	}
 	if a.op == "remove" || (a.op == "replace" && v == nil) {
-		container[key] = without(list, matched)
+		container[key] = withoutIndices(list, matched)
 		return nil
 	}
 	if v == nil {
@@ -666,10 +666,10 @@ func (a applier) filtered(container map[string]any, p AttrPath, f valueFilter, v
 	} else {
 		for _, i := range matched {
 			if a.op == "replace" {
-				list[i] = cloneValue(elem)
+				list[i] = deepCopyValue(elem)
 				continue
 			}
-			merged, err := a.mergeComplex(p.Attr, asMap(list[i]), elem, p.String())
+			merged, err := a.mergeComplex(p.Attr, mapOf(list[i]), elem, p.String())
 			if err != nil {
 				return err
 			}
@@ -689,19 +689,19 @@ func (a applier) setSubOn(container map[string]any, p AttrPath, list []any, idx 
 	subName := p.Sub.Name()
 	if a.op == "remove" || (a.op == "replace" && v == nil) {
 		for _, i := range idx {
-			m := asMap(list[i])
-			sk, ok := lookupKey(m, subName)
+			m := mapOf(list[i])
+			sk, ok := keyFold(m, subName)
 			if !ok {
 				continue
 			}
 			if p.Sub.Mutability() == "immutable" {
 				return a.errorf(TypeMutability, "attribute %q is immutable", p.String())
 			}
-			m = cloneValue(m).(map[string]any)
+			m = deepCopyValue(m).(map[string]any)
 			delete(m, sk)
 			list[i] = m
 		}
-		container[key] = dropEmpty(list)
+		container[key] = dropEmptyElems(list)
 		return nil
 	}
 	if v == nil {
@@ -729,9 +729,9 @@ func (a applier) setSubOn(container map[string]any, p AttrPath, list []any, idx 
 		created = true
 	} else {
 		for _, i := range idx {
-			m := cloneValue(asMap(list[i])).(map[string]any)
-			if sk, ok := lookupKey(m, subName); ok {
-				if p.Sub.Mutability() == "immutable" && !valueEqual(m[sk], sv) {
+			m := deepCopyValue(mapOf(list[i])).(map[string]any)
+			if sk, ok := keyFold(m, subName); ok {
+				if p.Sub.Mutability() == "immutable" && !jsonEqual(m[sk], sv) {
 					return a.errorf(TypeMutability, "attribute %q is immutable", p.String())
 				}
 				delete(m, sk)
@@ -755,7 +755,7 @@ func (a applier) removeListed(container map[string]any, p AttrPath, v any) *Erro
 		return a.wrap(err)
 	}
 	gone, _ := cv.([]any)
-	list := asList(container[p.Attr.Name()])
+	list := listOf(container[p.Attr.Name()])
 	var drop []int
 	for i, e := range list {
 		for _, g := range gone {
@@ -765,7 +765,7 @@ func (a applier) removeListed(container map[string]any, p AttrPath, v any) *Erro
 			}
 		}
 	}
-	container[p.Attr.Name()] = without(list, drop)
+	container[p.Attr.Name()] = withoutIndices(list, drop)
 	return nil
 }
 
@@ -774,12 +774,12 @@ func sameElement(attr schema.CoreAttribute, e, g any) bool {
 	gm, gIsMap := g.(map[string]any)
 	if gIsMap {
 		if gv, ok := gm["value"]; ok {
-			em := asMap(e)
-			k, ok := lookupKey(em, "value")
-			return ok && equalStrings(attr, "value", stringOf(em[k]), stringOf(gv))
+			em := mapOf(e)
+			k, ok := keyFold(em, "value")
+			return ok && equalStrings(attr, "value", scalarString(em[k]), scalarString(gv))
 		}
 	}
-	return valueEqual(e, g)
+	return jsonEqual(e, g)
 }
 
 // equalStrings compares two values of sub-attribute sub of attr with its caseExact.
@@ -798,7 +798,7 @@ func appendNew(attr schema.CoreAttribute, list, vals []any) ([]any, []int) {
 	for _, v := range vals {
 		dup := false
 		for _, e := range list {
-			if (byValue && sameElement(attr, e, v)) || valueEqual(e, v) {
+			if (byValue && sameElement(attr, e, v)) || jsonEqual(e, v) {
 				dup = true
 				break
 			}
@@ -821,7 +821,7 @@ func fixPrimary(attr schema.CoreAttribute, list []any, touched []int) {
 	newPrimary := false
 	for _, i := range touched {
 		isTouched[i] = true
-		if b, _ := asMap(list[i])["primary"].(bool); b {
+		if b, _ := mapOf(list[i])["primary"].(bool); b {
 			newPrimary = true
 		}
 	}
@@ -829,13 +829,13 @@ func fixPrimary(attr schema.CoreAttribute, list []any, touched []int) {
 		return
 	}
 	for i, e := range list {
-		m := asMap(e)
+		m := mapOf(e)
 		if isTouched[i] || m == nil {
 			continue
 		}
-		if k, ok := lookupKey(m, "primary"); ok {
+		if k, ok := keyFold(m, "primary"); ok {
 			if b, _ := m[k].(bool); b {
-				m = cloneValue(m).(map[string]any)
+				m = deepCopyValue(m).(map[string]any)
 				m[k] = false
 				list[i] = m
 			}
@@ -843,8 +843,8 @@ func fixPrimary(attr schema.CoreAttribute, list []any, touched []int) {
 	}
 }
 
-// without returns list minus the elements at the (ascending) indices drop.
-func without(list []any, drop []int) []any {
+// withoutIndices returns list minus the elements at the (ascending) indices drop.
+func withoutIndices(list []any, drop []int) []any {
 	if len(drop) == 0 {
 		return list
 	}
@@ -860,8 +860,8 @@ func without(list []any, drop []int) []any {
 	return out
 }
 
-// dropEmpty removes elements left without sub-attributes.
-func dropEmpty(list []any) []any {
+// dropEmptyElems removes elements left without sub-attributes.
+func dropEmptyElems(list []any) []any {
 	out := list[:0:0]
 	for _, e := range list {
 		if m, ok := e.(map[string]any); ok && len(m) == 0 {
@@ -872,9 +872,9 @@ func dropEmpty(list []any) []any {
 	return out
 }
 
-// asList reads a multi-valued attribute of the current resource; a stray single value counts
+// listOf reads a multi-valued attribute of the current resource; a stray single value counts
 // as one element.
-func asList(v any) []any {
+func listOf(v any) []any {
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -884,8 +884,8 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// asMap reads a complex value; anything else reads as no sub-attributes.
-func asMap(v any) map[string]any {
+// mapOf reads a complex value; anything else reads as no sub-attributes.
+func mapOf(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
 }
@@ -897,13 +897,13 @@ func (a applier) wrap(err *Error) *Error {
 	return &e
 }
 
-// maxPathLen bounds the length of a PATCH path.
-const maxPathLen = 1024
+// maxPatchPathLen bounds the length of a PATCH path.
+const maxPatchPathLen = 1024
 
-// parsedPath is a PATCH path resolved against a resource type.
-type parsedPath struct {
+// patchPath is a PATCH path resolved against a resource type.
+type patchPath struct {
 	path   AttrPath
-	filter valueFilter
+	filter patchFilter
 	ext    string // the path is an extension URN: the whole extension object
 }
 
@@ -916,20 +916,20 @@ type parsedPath struct {
 // filter-parser, except the one shape IdPs send all the time (attr[sub op "literal"] with an
 // optional .sub), which a small scanner reads into the same AST; a test holds the two equal.
 // Entra's unquoted or single-quoted values (members[value eq 7f4b…]) are quoted and re-parsed.
-func parsePatchPath(rt *ResourceType, path string, q *Quirks) (parsedPath, string) {
-	if len(path) > maxPathLen {
+func parsePatchPath(rt *ResourceType, path string, q *Quirks) (patchPath, string) {
+	if len(path) > maxPatchPathLen {
 		// filter-parser spends some 20µs a byte; no real path comes near this.
-		return parsedPath{}, fmt.Sprintf("the path is longer than %d characters", maxPathLen)
+		return patchPath{}, fmt.Sprintf("the path is longer than %d characters", maxPatchPathLen)
 	}
 	if urn, ok := rt.IsExtension(path); ok {
-		return parsedPath{ext: urn}, ""
+		return patchPath{ext: urn}, ""
 	}
 	if !strings.ContainsAny(path, "[]") {
 		p, err := rt.Resolve(path, "")
 		if err != nil {
-			return parsedPath{}, clip(err.Error())
+			return patchPath{}, clipDetail(err.Error())
 		}
-		return parsedPath{path: p}, ""
+		return patchPath{path: p}, ""
 	}
 	fp, ok := scanValuePath(path)
 	if !ok {
@@ -938,16 +938,16 @@ func parsePatchPath(rt *ResourceType, path string, q *Quirks) (parsedPath, strin
 		if err != nil {
 			quoted, changed := quoteBareValues(path)
 			if !changed {
-				return parsedPath{}, fmt.Sprintf("%q is not a valid path", clip(path))
+				return patchPath{}, fmt.Sprintf("%q is not a valid path", clipDetail(path))
 			}
 			if fp, err = parseFilterPath(quoted); err != nil {
-				return parsedPath{}, fmt.Sprintf("%q is not a valid path", clip(path))
+				return patchPath{}, fmt.Sprintf("%q is not a valid path", clipDetail(path))
 			}
 			q.add(QuirkUnquotedFilter)
 		}
 	}
 	if fp.AttributePath.SubAttribute != nil {
-		return parsedPath{}, fmt.Sprintf("%q: a sub-attribute goes after the filter, not before it", clip(path))
+		return patchPath{}, fmt.Sprintf("%q: a sub-attribute goes after the filter, not before it", clipDetail(path))
 	}
 	name := fp.AttributePath.AttributeName
 	if uri := fp.AttributePath.URI(); uri != "" {
@@ -955,16 +955,16 @@ func parsePatchPath(rt *ResourceType, path string, q *Quirks) (parsedPath, strin
 	}
 	p, err := rt.Resolve(name, fp.SubAttributeName())
 	if err != nil {
-		return parsedPath{}, clip(err.Error())
+		return patchPath{}, clipDetail(err.Error())
 	}
 	if !p.Attr.MultiValued() || p.Attr.AttributeType() != "complex" {
-		return parsedPath{}, fmt.Sprintf("attribute %q is not a multi-valued complex attribute and takes no filter", p.Attr.Name())
+		return patchPath{}, fmt.Sprintf("attribute %q is not a multi-valued complex attribute and takes no filter", p.Attr.Name())
 	}
-	f := valueFilter{expr: fp.ValueExpression}
+	f := patchFilter{expr: fp.ValueExpression}
 	if detail := f.check(p.Attr); detail != "" {
-		return parsedPath{}, detail
+		return patchPath{}, detail
 	}
-	return parsedPath{path: p, filter: f}, ""
+	return patchPath{path: p, filter: f}, ""
 }
 
 // parseFilterPath runs filter-parser, which must never take the server down.
@@ -980,16 +980,16 @@ func parseFilterPath(path string) (fp filter.Path, err error) {
 // scanValuePath reads attr[sub op "literal"] and attr[sub op "literal"].sub, the shapes Okta
 // and Entra send, into the AST filter-parser would build. Anything else reports false.
 func scanValuePath(s string) (filter.Path, bool) {
-	attr, rest, ok := scanName(s)
+	attr, rest, ok := scanAttrName(s)
 	if !ok || !strings.HasPrefix(rest, "[") {
 		return filter.Path{}, false
 	}
-	sub, rest, ok := scanName(rest[1:])
+	sub, rest, ok := scanAttrName(rest[1:])
 	if !ok || !strings.HasPrefix(rest, " ") {
 		return filter.Path{}, false
 	}
 	op, rest, ok := strings.Cut(rest[1:], " ")
-	if !ok || !isCompareOp(op) || len(rest) < 2 || rest[0] != '"' {
+	if !ok || !vfIsOp(op) || len(rest) < 2 || rest[0] != '"' {
 		return filter.Path{}, false
 	}
 	end := strings.IndexByte(rest[1:], '"') + 1
@@ -1021,7 +1021,7 @@ func scanValuePath(s string) (filter.Path, bool) {
 	if rest[0] != '.' {
 		return filter.Path{}, false
 	}
-	after, rest, ok := scanName(rest[1:])
+	after, rest, ok := scanAttrName(rest[1:])
 	if !ok || rest != "" {
 		return filter.Path{}, false
 	}
@@ -1029,8 +1029,8 @@ func scanValuePath(s string) (filter.Path, bool) {
 	return p, true
 }
 
-// scanName reads an RFC 7643 ATTRNAME (ALPHA *(ALPHA / DIGIT / "-" / "_")).
-func scanName(s string) (name, rest string, ok bool) {
+// scanAttrName reads an RFC 7643 ATTRNAME (ALPHA *(ALPHA / DIGIT / "-" / "_")).
+func scanAttrName(s string) (name, rest string, ok bool) {
 	i := 0
 	for i < len(s) {
 		c := s[i]
@@ -1043,7 +1043,7 @@ func scanName(s string) (name, rest string, ok bool) {
 	return s[:i], s[i:], i > 0
 }
 
-func isCompareOp(op string) bool {
+func vfIsOp(op string) bool {
 	switch strings.ToLower(op) {
 	case "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le":
 		return true
@@ -1051,15 +1051,15 @@ func isCompareOp(op string) bool {
 	return false
 }
 
-// bareValue finds a comparison whose value is unquoted (eq 7f4b) or single-quoted (eq '7f4b').
-var bareValue = regexp.MustCompile(`(?i)(\s(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(?:'([^'"\\]*)'|([^\s"'\[\]()]+))`)
+// bareFilterValue finds a comparison whose value is unquoted (eq 7f4b) or single-quoted (eq '7f4b').
+var bareFilterValue = regexp.MustCompile(`(?i)(\s(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(?:'([^'"\\]*)'|([^\s"'\[\]()]+))`)
 
-// quoteBareValues double-quotes the values bareValue finds, leaving true, false, null and
+// quoteBareValues double-quotes the values bareFilterValue finds, leaving true, false, null and
 // numbers alone.
 func quoteBareValues(path string) (string, bool) {
 	changed := false
-	out := bareValue.ReplaceAllStringFunc(path, func(m string) string {
-		g := bareValue.FindStringSubmatch(m)
+	out := bareFilterValue.ReplaceAllStringFunc(path, func(m string) string {
+		g := bareFilterValue.FindStringSubmatch(m)
 		word := g[3]
 		if g[3] == "" {
 			word = g[2]
@@ -1078,21 +1078,21 @@ func quoteBareValues(path string) (string, bool) {
 	return out, changed
 }
 
-// valueFilter is the filter of a value path (emails[type eq "work"]), evaluated against the
+// patchFilter is the filter of a value path (emails[type eq "work"]), evaluated against the
 // elements of one multi-valued attribute.
-type valueFilter struct {
+type patchFilter struct {
 	expr filter.Expression
 }
 
 // check makes sure that every attribute the filter names is a sub-attribute of attr, and
 // unescapes string literals (filter-parser keeps JSON escapes as written).
-func (f valueFilter) check(attr schema.CoreAttribute) string {
+func (f patchFilter) check(attr schema.CoreAttribute) string {
 	var walk func(e filter.Expression) string
 	walk = func(e filter.Expression) string {
 		switch x := e.(type) {
 		case *filter.AttributeExpression:
-			if _, ok := filterSub(attr, x.AttributePath); !ok {
-				return fmt.Sprintf("the filter of %q names %q, which is not one of its sub-attributes", attr.Name(), clip(x.AttributePath.String()))
+			if _, ok := vfSub(attr, x.AttributePath); !ok {
+				return fmt.Sprintf("the filter of %q names %q, which is not one of its sub-attributes", attr.Name(), clipDetail(x.AttributePath.String()))
 			}
 			if s, ok := x.CompareValue.(string); ok && strings.Contains(s, `\`) {
 				var u string
@@ -1114,8 +1114,8 @@ func (f valueFilter) check(attr schema.CoreAttribute) string {
 	return walk(f.expr)
 }
 
-// filterSub resolves an attribute named in a value filter: "type", or tolerated, "emails.type".
-func filterSub(attr schema.CoreAttribute, p filter.AttributePath) (schema.CoreAttribute, bool) {
+// vfSub resolves an attribute named in a value filter: "type", or tolerated, "emails.type".
+func vfSub(attr schema.CoreAttribute, p filter.AttributePath) (schema.CoreAttribute, bool) {
 	if p.URIPrefix != nil {
 		return schema.CoreAttribute{}, false
 	}
@@ -1130,36 +1130,36 @@ func filterSub(attr schema.CoreAttribute, p filter.AttributePath) (schema.CoreAt
 }
 
 // match reports whether element e of attr passes the filter.
-func (f valueFilter) match(attr schema.CoreAttribute, e any) bool {
-	return matchExpr(attr, asMap(e), f.expr)
+func (f patchFilter) match(attr schema.CoreAttribute, e any) bool {
+	return vfMatch(attr, mapOf(e), f.expr)
 }
 
-func matchExpr(attr schema.CoreAttribute, m map[string]any, e filter.Expression) bool {
+func vfMatch(attr schema.CoreAttribute, m map[string]any, e filter.Expression) bool {
 	switch x := e.(type) {
 	case *filter.AttributeExpression:
-		sub, ok := filterSub(attr, x.AttributePath)
+		sub, ok := vfSub(attr, x.AttributePath)
 		if !ok {
 			return false
 		}
 		var v any
-		if k, ok := lookupKey(m, sub.Name()); ok {
+		if k, ok := keyFold(m, sub.Name()); ok {
 			v = m[k]
 		}
-		return compare(sub, v, strings.ToLower(string(x.Operator)), x.CompareValue)
+		return vfCompare(sub, v, strings.ToLower(string(x.Operator)), x.CompareValue)
 	case *filter.LogicalExpression:
 		if strings.EqualFold(string(x.Operator), "or") {
-			return matchExpr(attr, m, x.Left) || matchExpr(attr, m, x.Right)
+			return vfMatch(attr, m, x.Left) || vfMatch(attr, m, x.Right)
 		}
-		return matchExpr(attr, m, x.Left) && matchExpr(attr, m, x.Right)
+		return vfMatch(attr, m, x.Left) && vfMatch(attr, m, x.Right)
 	case *filter.NotExpression:
-		return !matchExpr(attr, m, x.Expression)
+		return !vfMatch(attr, m, x.Expression)
 	}
 	return false
 }
 
-// compare applies a filter operator to an element's value v (RFC 7644 §3.4.2.2), with the
+// vfCompare applies a filter operator to an element's value v (RFC 7644 §3.4.2.2), with the
 // sub-attribute's caseExact for strings.
-func compare(sub schema.CoreAttribute, v any, op string, want any) bool {
+func vfCompare(sub schema.CoreAttribute, v any, op string, want any) bool {
 	if op == "pr" {
 		switch x := v.(type) {
 		case nil:
@@ -1182,9 +1182,9 @@ func compare(sub schema.CoreAttribute, v any, op string, want any) bool {
 		}
 		return false
 	}
-	if wf, ok := asFloat(want); ok {
-		if vf, ok := asFloat(v); ok {
-			return orderHolds(op, cmpFloat(vf, wf))
+	if wf, ok := jsonFloat(want); ok {
+		if vf, ok := jsonFloat(v); ok {
+			return vfOrderHolds(op, vfCmpFloat(vf, wf))
 		}
 		// Entra may write an id unquoted: members[value eq 42] against "42".
 		want = strconv.FormatFloat(wf, 'f', -1, 64)
@@ -1205,10 +1205,10 @@ func compare(sub schema.CoreAttribute, v any, op string, want any) bool {
 	case "ew":
 		return strings.HasSuffix(vs, ws)
 	}
-	return orderHolds(op, strings.Compare(vs, ws))
+	return vfOrderHolds(op, strings.Compare(vs, ws))
 }
 
-func cmpFloat(a, b float64) int {
+func vfCmpFloat(a, b float64) int {
 	switch {
 	case a < b:
 		return -1
@@ -1218,7 +1218,7 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-func orderHolds(op string, c int) bool {
+func vfOrderHolds(op string, c int) bool {
 	switch op {
 	case "eq":
 		return c == 0
@@ -1238,7 +1238,7 @@ func orderHolds(op string, c int) bool {
 
 // pinned returns the sub-attribute values the filter fixes with eq through a chain of "and"
 // (type eq "work" and primary eq true), typed for their sub-attributes; nil when none.
-func (f valueFilter) pinned(attr schema.CoreAttribute) map[string]any {
+func (f patchFilter) pinned(attr schema.CoreAttribute) map[string]any {
 	out := map[string]any{}
 	var walk func(e filter.Expression)
 	walk = func(e filter.Expression) {
@@ -1247,7 +1247,7 @@ func (f valueFilter) pinned(attr schema.CoreAttribute) map[string]any {
 			if !strings.EqualFold(string(x.Operator), "eq") {
 				return
 			}
-			sub, ok := filterSub(attr, x.AttributePath)
+			sub, ok := vfSub(attr, x.AttributePath)
 			if !ok {
 				return
 			}
