@@ -30,7 +30,7 @@ type Quirks []string
 // (userName, a group's displayName) missing or empty.
 func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 	var raw any
-	if err := decodeJSON(body, &raw); err != nil {
+	if err := decodeStrict(body, &raw); err != nil {
 		e := BadRequest(TypeInvalidSyntax, "request body is not valid JSON")
 		e.Err = err
 		return nil, nil, e
@@ -42,10 +42,10 @@ func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 	var q Quirks
 	c := coercer{q: &q}
 	out := Attributes{}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range keysSorted(obj) {
 		v := obj[k]
 		if strings.EqualFold(k, "schemas") {
-			if err := checkSchemas(v); err != nil {
+			if err := checkSchemasList(v); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -72,7 +72,7 @@ func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 			delete(out, ext.ID)
 		}
 	}
-	if err := checkRequired(rt, out); err != nil {
+	if err := checkRequiredAttrs(rt, out); err != nil {
 		return nil, nil, err
 	}
 	return out, q, nil
@@ -87,7 +87,7 @@ func decodeExtension(rt *ResourceType, c coercer, out Attributes, urn string, v 
 	if !ok {
 		return BadRequest(TypeInvalidValue, "%q must be an object", urn)
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range keysSorted(m) {
 		p, err := rt.Resolve(urn+":"+k, "")
 		if err != nil {
 			continue
@@ -112,7 +112,7 @@ func decodeAttr(c coercer, out Attributes, p AttrPath, v any) *Error {
 			if err != nil || !ok {
 				return err
 			}
-			return mergeDecoded(containerFor(out, p.URN, true), p, map[string]any{p.Sub.Name(): sv})
+			return mergeDecoded(attrContainer(out, p.URN, true), p, map[string]any{p.Sub.Name(): sv})
 		}
 		// "emails.value" names no element; take it as a one-element list.
 		v = map[string]any{p.Sub.Name(): v}
@@ -121,7 +121,7 @@ func decodeAttr(c coercer, out Attributes, p AttrPath, v any) *Error {
 	if err != nil || !ok {
 		return err
 	}
-	return mergeDecoded(containerFor(out, p.URN, true), p, cv)
+	return mergeDecoded(attrContainer(out, p.URN, true), p, cv)
 }
 
 func mergeDecoded(container map[string]any, p AttrPath, v any) *Error {
@@ -145,8 +145,8 @@ func mergeDecoded(container map[string]any, p AttrPath, v any) *Error {
 	return BadRequest(TypeInvalidSyntax, "attribute %q is given more than once", p.Attr.Name())
 }
 
-// checkSchemas accepts an absent schemas list but not a malformed one.
-func checkSchemas(v any) *Error {
+// checkSchemasList accepts an absent schemas list but not a malformed one.
+func checkSchemasList(v any) *Error {
 	if v == nil {
 		return nil
 	}
@@ -162,8 +162,8 @@ func checkSchemas(v any) *Error {
 	return nil
 }
 
-// checkRequired reports the first required, client-writable attribute that is absent or empty.
-func checkRequired(rt *ResourceType, out Attributes) *Error {
+// checkRequiredAttrs reports the first required, client-writable attribute that is absent or empty.
+func checkRequiredAttrs(rt *ResourceType, out Attributes) *Error {
 	check := func(attrs schema.Attributes, container map[string]any, prefix string) *Error {
 		for _, a := range attrs {
 			if !a.Required() || a.Mutability() == "readOnly" {

@@ -14,7 +14,7 @@ import (
 func ptJSON(t testing.TB, s string) any {
 	t.Helper()
 	var v any
-	if err := decodeJSON([]byte(s), &v); err != nil {
+	if err := decodeStrict([]byte(s), &v); err != nil {
 		t.Fatalf("bad JSON literal in test: %v\n%s", err, s)
 	}
 	return v

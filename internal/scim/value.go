@@ -113,7 +113,7 @@ func (c coercer) single(a schema.CoreAttribute, v any, name string) (any, bool, 
 		}
 		return nil, false, BadRequest(TypeInvalidValue, "attribute %q must be a boolean", name)
 	case "integer":
-		n, ok := toNumber(v, c.q)
+		n, ok := numberFromJSON(v, c.q)
 		if ok {
 			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 				return i, true, nil
@@ -121,7 +121,7 @@ func (c coercer) single(a schema.CoreAttribute, v any, name string) (any, bool, 
 		}
 		return nil, false, BadRequest(TypeInvalidValue, "attribute %q must be an integer", name)
 	case "decimal":
-		n, ok := toNumber(v, c.q)
+		n, ok := numberFromJSON(v, c.q)
 		if ok {
 			if _, err := strconv.ParseFloat(string(n), 64); err == nil {
 				return n, true, nil
@@ -173,7 +173,7 @@ func (c coercer) complex(a schema.CoreAttribute, v any, name string) (any, bool,
 		return nil, false, BadRequest(TypeInvalidValue, "attribute %q must be an object", name)
 	}
 	out := make(map[string]any, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range keysSorted(m) {
 		sub, ok := c.subFor(a, m, k)
 		if !ok || sub.Mutability() == "readOnly" {
 			continue
@@ -204,7 +204,7 @@ func (c coercer) subFor(a schema.CoreAttribute, m map[string]any, k string) (sch
 		return sub, true
 	}
 	if strings.EqualFold(k, "displayName") && strings.EqualFold(a.Name(), "members") {
-		if _, has := lookupKey(m, "display"); !has {
+		if _, has := keyFold(m, "display"); !has {
 			if sub, ok := a.SubAttributes().ContainsAttribute("display"); ok {
 				c.q.add(QuirkMemberDisplay)
 				return sub, true
@@ -224,8 +224,8 @@ func stringQuirk(a schema.CoreAttribute) string {
 	return QuirkComplexString
 }
 
-// toNumber accepts a JSON number, or a string holding one (recorded as a quirk).
-func toNumber(v any, q *Quirks) (json.Number, bool) {
+// numberFromJSON accepts a JSON number, or a string holding one (recorded as a quirk).
+func numberFromJSON(v any, q *Quirks) (json.Number, bool) {
 	switch x := v.(type) {
 	case json.Number:
 		return x, true
@@ -238,17 +238,17 @@ func toNumber(v any, q *Quirks) (json.Number, bool) {
 	return "", false
 }
 
-// normalizeJSON turns values built in Go (by a backend or a test) into the shapes
+// jsonShape turns values built in Go (by a backend or a test) into the shapes
 // encoding/json produces, so that the rest of the code handles one set of types. Values it
 // cannot express in JSON yield an error.
-func normalizeJSON(v any) (any, error) {
+func jsonShape(v any) (any, error) {
 	switch x := v.(type) {
 	case nil, string, bool, json.Number:
 		return x, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			ne, err := normalizeJSON(e)
+			ne, err := jsonShape(e)
 			if err != nil {
 				return nil, err
 			}
@@ -258,7 +258,7 @@ func normalizeJSON(v any) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			ne, err := normalizeJSON(e)
+			ne, err := jsonShape(e)
 			if err != nil {
 				return nil, err
 			}
@@ -277,14 +277,14 @@ func normalizeJSON(v any) (any, error) {
 		return nil, err
 	}
 	var out any
-	if err := decodeJSON(b, &out); err != nil {
+	if err := decodeStrict(b, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// decodeJSON decodes one JSON value with UseNumber and rejects trailing data.
-func decodeJSON(b []byte, out *any) error {
+// decodeStrict decodes one JSON value with UseNumber and rejects trailing data.
+func decodeStrict(b []byte, out *any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
@@ -297,9 +297,9 @@ func decodeJSON(b []byte, out *any) error {
 	return nil
 }
 
-// sortedKeys returns m's keys in order, so that the first error reported for a body is always
+// keysSorted returns m's keys in order, so that the first error reported for a body is always
 // the same one.
-func sortedKeys(m map[string]any) []string {
+func keysSorted(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -308,26 +308,26 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// cloneValue deep-copies a JSON-shaped value. Slices of maps or strings built in Go become
+// deepCopyValue deep-copies a JSON-shaped value. Slices of maps or strings built in Go become
 // []any so that callers see one shape.
-func cloneValue(v any) any {
+func deepCopyValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = cloneValue(e)
+			out[k] = deepCopyValue(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = cloneValue(e)
+			out[i] = deepCopyValue(e)
 		}
 		return out
 	case []map[string]any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = cloneValue(e)
+			out[i] = deepCopyValue(e)
 		}
 		return out
 	case []string:
@@ -340,17 +340,17 @@ func cloneValue(v any) any {
 	return v
 }
 
-// cloneAttributes deep-copies a resource.
-func cloneAttributes(a Attributes) Attributes {
+// deepCopyAttrs deep-copies a resource.
+func deepCopyAttrs(a Attributes) Attributes {
 	out := make(Attributes, len(a))
 	for k, v := range a {
-		out[k] = cloneValue(v)
+		out[k] = deepCopyValue(v)
 	}
 	return out
 }
 
-// valueEqual compares two JSON-shaped values; numbers compare by value whatever their Go type.
-func valueEqual(a, b any) bool {
+// jsonEqual compares two JSON-shaped values; numbers compare by value whatever their Go type.
+func jsonEqual(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:
 		y, ok := b.(map[string]any)
@@ -359,7 +359,7 @@ func valueEqual(a, b any) bool {
 		}
 		for k, e := range x {
 			f, ok := y[k]
-			if !ok || !valueEqual(e, f) {
+			if !ok || !jsonEqual(e, f) {
 				return false
 			}
 		}
@@ -370,7 +370,7 @@ func valueEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !valueEqual(x[i], y[i]) {
+			if !jsonEqual(x[i], y[i]) {
 				return false
 			}
 		}
@@ -384,15 +384,15 @@ func valueEqual(a, b any) bool {
 	case nil:
 		return b == nil
 	}
-	if fa, ok := asFloat(a); ok {
-		fb, ok := asFloat(b)
+	if fa, ok := jsonFloat(a); ok {
+		fb, ok := jsonFloat(b)
 		return ok && fa == fb
 	}
 	return false
 }
 
-// asFloat reads a JSON number of any Go type.
-func asFloat(v any) (float64, bool) {
+// jsonFloat reads a JSON number of any Go type.
+func jsonFloat(v any) (float64, bool) {
 	switch x := v.(type) {
 	case json.Number:
 		f, err := x.Float64()
@@ -407,32 +407,33 @@ func asFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// containerFor returns the map that holds p's attribute: the resource itself for core and
+// attrContainer returns the map that holds p's attribute: the resource itself for core and
 // common attributes, or the object under the extension URN, created when create is set.
-func containerFor(res map[string]any, urn string, create bool) map[string]any {
+func attrContainer(res map[string]any, urn string, create bool) map[string]any {
 	if urn == "" {
 		return res
 	}
-	key, ok := lookupKey(res, urn)
-	if ok {
-		if m, isMap := res[key].(map[string]any); isMap {
-			if key != urn {
-				delete(res, key)
-				res[urn] = m
-			}
-			return m
+	key, found := keyFold(res, urn)
+	if m, isMap := res[key].(map[string]any); found && isMap {
+		if key != urn {
+			delete(res, key)
+			res[urn] = m
 		}
+		return m
 	}
 	if !create {
 		return nil
+	}
+	if found {
+		delete(res, key) // not an object: the new value replaces it
 	}
 	m := map[string]any{}
 	res[urn] = m
 	return m
 }
 
-// lookupKey finds key in m, exactly or else case-insensitively, and returns the key as stored.
-func lookupKey(m map[string]any, key string) (string, bool) {
+// keyFold finds key in m, exactly or else case-insensitively, and returns the key as stored.
+func keyFold(m map[string]any, key string) (string, bool) {
 	if _, ok := m[key]; ok {
 		return key, true
 	}
@@ -444,8 +445,8 @@ func lookupKey(m map[string]any, key string) (string, bool) {
 	return "", false
 }
 
-// stringOf renders a scalar for comparisons and messages (ids may be strings or numbers).
-func stringOf(v any) string {
+// scalarString renders a scalar for comparisons and messages (ids may be strings or numbers).
+func scalarString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
