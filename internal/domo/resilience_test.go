@@ -251,8 +251,9 @@ func TestConcurrent401RenewsOnce(t *testing.T) {
 	if n := r.sim.Stats().Tokens; n != 2 {
 		t.Fatalf("%d tokens issued, want 2 (initial + one renewal)", n)
 	}
-	if n := r.calls.get(r.calls.retries, "401"); n != 20 {
-		t.Fatalf("%d 401 retries, want 20", n)
+	// Goroutines scheduled after the renewal never see a 401; at least one must have.
+	if n := r.calls.get(r.calls.retries, "401"); n < 1 || n > 20 {
+		t.Fatalf("%d 401 retries, want 1..20", n)
 	}
 }
 
