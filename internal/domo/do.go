@@ -123,7 +123,9 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 			return result{}, c.stopErr(cl.op, ctx.Err(), lastErr)
 		case err != nil:
 			reason = transientReason(err)
-			lastErr = fmt.Errorf("domo %s: %s", cl.op, reason)
+			// Transport errors name the URL (path and query: ids, sendInvite) and the cause;
+			// the token travels in a header and never appears.
+			lastErr = fmt.Errorf("domo %s: %s: %w", cl.op, reason, err)
 		case status >= 200 && status < 300:
 			return result{status: status, body: body, uncertain: uncertain}, nil
 		case status == http.StatusUnauthorized && !renewed:
