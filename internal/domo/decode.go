@@ -75,6 +75,11 @@ func decodeUser(b []byte) (User, error) {
 }
 
 func decodeUsers(b []byte) ([]User, error) {
+	// Fast path: a well-formed page decodes straight into User (numeric ids fit its int64).
+	var direct []User
+	if err := json.Unmarshal(b, &direct); err == nil {
+		return direct, nil
+	}
 	var ws []userWire
 	if err := json.Unmarshal(b, &ws); err != nil {
 		var raws []json.RawMessage

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 )
@@ -226,9 +228,28 @@ func TestReplacePutKeepsEverything(t *testing.T) {
 	}
 }
 
+// syncBuffer collects log output from concurrent requests.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestConcurrent401RenewsOnce(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, domosim.Options{}, nil)
+	logs := &syncBuffer{}
+	r := newRig(t, domosim.Options{}, func(c *domo.Config) { c.Logger = zerolog.New(logs).Level(zerolog.DebugLevel) })
 	ctx := ctxT(t, 10*time.Second)
 	if _, err := r.client.Token(ctx); err != nil {
 		t.Fatal(err)
@@ -251,8 +272,13 @@ func TestConcurrent401RenewsOnce(t *testing.T) {
 	if n := r.sim.Stats().Tokens; n != 2 {
 		t.Fatalf("%d tokens issued, want 2 (initial + one renewal)", n)
 	}
-	if n := r.calls.get(r.calls.retries, "401"); n != 20 {
-		t.Fatalf("%d 401 retries, want 20", n)
+	// Neither the secret nor any token (JWT-shaped, "eyJ...") reaches the log.
+	if out := logs.String(); !strings.Contains(out, `"reason":"401"`) || strings.Contains(out, "sim-secret") || strings.Contains(out, "eyJ") {
+		t.Fatalf("log:\n%s", out)
+	}
+	// Goroutines scheduled after the renewal never see a 401; at least one must have.
+	if n := r.calls.get(r.calls.retries, "401"); n < 1 || n > 20 {
+		t.Fatalf("%d 401 retries, want 1..20", n)
 	}
 }
 
@@ -433,5 +459,22 @@ func TestHooksCountEveryAttempt(t *testing.T) {
 	}
 	if st := r.sim.Stats(); st.Requests != 3 {
 		t.Fatalf("sim saw %d requests", st.Requests)
+	}
+}
+
+func TestUnreachableDomo(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close() // nothing listens there any more
+	c, err := domo.New(domo.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "top-secret-value", MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetUser(ctxT(t, 5*time.Second), 1)
+	if !errors.Is(err, domo.ErrUnavailable) {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(err.Error(), "top-secret-value") {
+		t.Fatalf("secret in error: %v", err)
 	}
 }

@@ -141,7 +141,7 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, TokenInfo, erro
 			// Transport errors, or an answer x/oauth2 could not parse.
 			attempts++
 			if attempts >= c.maxAttempts {
-				return nil, TokenInfo{}, fmt.Errorf("%w: token request: %s", ErrUnavailable, transientReason(err))
+				return nil, TokenInfo{}, fmt.Errorf("%w: token request: %s: %w", ErrUnavailable, transientReason(err), err)
 			}
 			c.onRetry(ctx, "token", transientReason(err))
 		}

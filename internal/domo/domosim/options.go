@@ -20,6 +20,9 @@ type Options struct {
 	// 0 means unlimited.
 	RateLimit  int
 	RateWindow time.Duration // default 1 minute
+	// RateLimitHeaders says where X-RateLimit-Limit/Remaining/Reset appear: "all" answers
+	// (default), only "429" answers, or "none" (Domo documents no such headers).
+	RateLimitHeaders string
 
 	// Fail5xx is the probability that a /v1 request is answered 500, 502 or 503.
 	Fail5xx float64
@@ -86,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RateWindow <= 0 {
 		o.RateWindow = time.Minute
+	}
+	if o.RateLimitHeaders == "" {
+		o.RateLimitHeaders = "all"
 	}
 	if o.PutMode == "" {
 		o.PutMode = "merge"

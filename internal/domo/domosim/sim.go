@@ -259,7 +259,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if opts.RateLimit > 0 {
 		ok, remaining, reset := s.limiter.allow(opts.Now(), opts.RateLimit, opts.RateWindow)
-		setRateHeaders(sw.Header(), opts.RateLimit, remaining, reset)
+		if opts.RateLimitHeaders == "all" || (!ok && opts.RateLimitHeaders == "429") {
+			setRateHeaders(sw.Header(), opts.RateLimit, remaining, reset)
+		}
 		if !ok {
 			s.stats.rateLimited.Add(1)
 			writeError(sw, r, opts, http.StatusTooManyRequests, "Rate limit exceeded. Try again later.")

@@ -18,13 +18,13 @@ import (
 
 // env is a simulator behind a real HTTP server, with a token for /v1 calls.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	sim *domosim.Sim
 	srv *httptest.Server
 	tok string
 }
 
-func newEnv(t *testing.T, opts domosim.Options) *env {
+func newEnv(t testing.TB, opts domosim.Options) *env {
 	t.Helper()
 	if opts.Seed == 0 {
 		opts.Seed = 1
@@ -70,7 +70,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t *testing.T, v any) {
+func (a answer) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("decode %s: %v", a.body, err)
