@@ -75,7 +75,10 @@ var settings = []setting{
 	{"domo-rate-limit", "SCIMBRIDGE_DOMO_RATE_LIMIT", "3000", "Domo requests per minute the bridge may send (token requests included)", false, intSetting(func(c *Config, n int) { c.DomoRateLimit = n })},
 	{"domo-max-wait", "SCIMBRIDGE_DOMO_MAX_WAIT", "20s", "longest a request waits for Domo budget before the IdP gets 429 with Retry-After", false, durSetting(func(c *Config, d time.Duration) { c.DomoMaxWait = d })},
 	{"base-url", "SCIMBRIDGE_BASE_URL", "", "public base URL of the SCIM API (e.g. https://scim.example.com/scim/v2); empty derives it from each request", false, func(c *Config, v string) error { c.BaseURL = v; return nil }},
-	{"login-domain", "SCIMBRIDGE_LOGIN_DOMAIN", "", "when a userName is not an email address, the Domo login becomes userName@this-domain; empty uses the user's primary email", false, func(c *Config, v string) error { c.LoginDomain = strings.TrimPrefix(strings.TrimSpace(v), "@"); return nil }},
+	{"login-domain", "SCIMBRIDGE_LOGIN_DOMAIN", "", "when a userName is not an email address, the Domo login becomes userName@this-domain; empty uses the user's primary email", false, func(c *Config, v string) error {
+		c.LoginDomain = strings.TrimPrefix(strings.TrimSpace(v), "@")
+		return nil
+	}},
 	{"default-role", "SCIMBRIDGE_DEFAULT_ROLE", "Participant", "Domo role of users created without roles", false, func(c *Config, v string) error { c.DefaultRole = v; return nil }},
 	{"roles", "SCIMBRIDGE_ROLES", "", "custom Domo roles as Name=id pairs, comma-separated (the five system roles are built in)", false, func(c *Config, v string) error {
 		rs, err := parseRoles(v)

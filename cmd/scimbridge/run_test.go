@@ -268,7 +268,7 @@ func TestWalkthrough(t *testing.T) {
 	if gone["status"] != "404" || gone["detail"] == "" {
 		t.Fatalf("after delete: %v", gone)
 	}
-	if _, ok := sim.User(domoID); ok {
+	if du, ok := sim.User(domoID); ok && !du.Deleted {
 		t.Fatalf("Domo user still exists after DELETE")
 	}
 	b.expect("PATCH", "/scim/v2/Users/"+id, map[string]any{

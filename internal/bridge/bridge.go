@@ -57,9 +57,9 @@ type Bridge struct {
 	groupLocks keyedMutex
 
 	mu        sync.RWMutex
-	protected map[int64]bool   // hidden user ids
-	protEmail map[string]bool  // hidden user emails, lower-cased
-	paused    *pauseState      // nil when not paused
+	protected map[int64]bool  // hidden user ids
+	protEmail map[string]bool // hidden user emails, lower-cased
+	paused    *pauseState     // nil when not paused
 	breaker   breakerState
 }
 

@@ -210,12 +210,13 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 	}
 	b.refreshGroupIndex(g, &sh, nil)
 	applied, err := b.changeMembers(ctx, g.ID, want, nil)
-	b.refreshGroupIndex(g, &sh, applied)
+	members := applyChanges(nil, want, nil, applied)
+	b.refreshGroupIndex(g, &sh, members)
 	if err != nil {
 		return nil, err
 	}
 	mopt := b.options(ctx)
-	out := mapping.GroupFromDomo(g, &sh, applied, b.displayOf, mopt)
+	out := mapping.GroupFromDomo(g, &sh, members, b.displayOf, mopt)
 	return out.Attributes(mopt, true), nil
 }
 

@@ -39,9 +39,9 @@ type Config struct {
 	MetricsHandler http.Handler // served at /metrics when set
 	Ready          Readiness
 	Available      func() bool // false while the index loads: SCIM requests get 503, not wrong answers
-	Pauser         Pauser // nil: never paused
-	Admin          Admin  // nil: no /admin routes
-	BaseURL        string // public base of the SCIM API, e.g. https://scim.example.com/scim/v2; "" derives it per request
+	Pauser         Pauser      // nil: never paused
+	Admin          Admin       // nil: no /admin routes
+	BaseURL        string      // public base of the SCIM API, e.g. https://scim.example.com/scim/v2; "" derives it per request
 	MaxBodyBytes   int64
 	MaxResults     int
 	RequestTimeout time.Duration

@@ -1,0 +1,472 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// srvBackend is a small in-memory backend: a second implementation of Resources, so the HTTP
+// layer's own behaviour (routing, auth, errors, limits, list envelopes) is tested in isolation.
+// The real backend (internal/bridge) is tested end to end in cmd/scimbridge.
+type srvBackend struct {
+	mu     sync.Mutex
+	rt     *ResourceType
+	items  map[string]Attributes
+	next   int
+	err    error // returned by every call when set
+	panics bool
+}
+
+func newSrvBackend(rt *ResourceType) *srvBackend {
+	return &srvBackend{rt: rt, items: map[string]Attributes{}}
+}
+
+func (s *srvBackend) withMeta(id string, a Attributes) Attributes {
+	out := Attributes{}
+	for k, v := range a {
+		out[k] = v
+	}
+	out["id"] = id
+	out["schemas"] = []any{s.rt.Schema.ID}
+	out["meta"] = map[string]any{"resourceType": s.rt.Name, "location": "http://x/scim/v2" + s.rt.Endpoint + "/" + id, "version": fmt.Sprintf(`W/"%d"`, len(fmt.Sprint(a)))}
+	return out
+}
+
+func (s *srvBackend) Create(ctx context.Context, a Attributes) (Attributes, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.panics {
+		panic("backend exploded")
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.next++
+	id := fmt.Sprint(s.next)
+	s.items[id] = s.withMeta(id, a)
+	return s.items[id], nil
+}
+
+func (s *srvBackend) Get(ctx context.Context, id string, _ ReadOptions) (Attributes, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	a, ok := s.items[id]
+	if !ok {
+		return nil, NotFound(s.rt.Name, id)
+	}
+	return a, nil
+}
+
+func (s *srvBackend) Update(ctx context.Context, id string, apply ApplyFunc, _ ReadOptions) (Attributes, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	a, ok := s.items[id]
+	if !ok {
+		return nil, NotFound(s.rt.Name, id)
+	}
+	next, err := apply(a)
+	if err != nil {
+		return nil, err
+	}
+	s.items[id] = s.withMeta(id, next)
+	return s.items[id], nil
+}
+
+func (s *srvBackend) Delete(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.items[id]; !ok {
+		return NotFound(s.rt.Name, id)
+	}
+	delete(s.items, id)
+	return nil
+}
+
+func (s *srvBackend) List(ctx context.Context, q Query) (Page, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Page{}, s.err
+	}
+	var all []Attributes
+	for i := 1; i <= s.next; i++ {
+		if a, ok := s.items[fmt.Sprint(i)]; ok {
+			all = append(all, a)
+		}
+	}
+	p := Page{TotalResults: len(all), Resources: []Attributes{}}
+	from := q.StartIndex - 1
+	for i := from; i < len(all) && i < from+q.Count; i++ {
+		p.Resources = append(p.Resources, all[i])
+	}
+	return p, nil
+}
+
+const srvToken = "unit-test-token-0123456789"
+
+type srvFixture struct {
+	ts     *httptest.Server
+	users  *srvBackend
+	groups *srvBackend
+	paused bool
+	logs   *strings.Builder
+}
+
+func (f *srvFixture) Paused() (bool, time.Duration) { return f.paused, time.Minute }
+
+func newSrvFixture(t *testing.T, mutate func(*Config)) *srvFixture {
+	t.Helper()
+	tokens, err := NewTokens([]Token{{Name: "okta", Secret: srvToken}, {Name: "auditor", Secret: "read-only-token-0123456789", ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &srvFixture{users: newSrvBackend(UserType), groups: newSrvBackend(GroupType), logs: &strings.Builder{}}
+	var mu sync.Mutex
+	cfg := Config{
+		Users: f.users, Groups: f.groups, Tokens: tokens, Pauser: f,
+		Logger: zerolog.New(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return f.logs.Write(p)
+		})),
+		MaxBodyBytes: 4096,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	f.ts = httptest.NewServer(NewHandler(cfg))
+	t.Cleanup(f.ts.Close)
+	return f
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+func (f *srvFixture) call(t *testing.T, method, path, token, body string) (int, map[string]any, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, f.ts.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: not JSON: %q", method, path, raw)
+		}
+	}
+	if len(raw) > 0 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/scim+json") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/healthz") && !strings.HasPrefix(path, "/admin") {
+		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, out, resp.Header
+}
+
+func TestAuthentication(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	tests := []struct {
+		name, method, path, header string
+		want                       int
+	}{
+		{"no header", "GET", "/scim/v2/Users", "", 401},
+		{"wrong token", "GET", "/scim/v2/Users", "Bearer nope-nope-nope-nope", 401},
+		{"basic scheme", "GET", "/scim/v2/Users", "Basic " + srvToken, 401},
+		{"valid", "GET", "/scim/v2/Users", "Bearer " + srvToken, 200},
+		{"scheme case-insensitive", "GET", "/scim/v2/Users", "bearer " + srvToken, 200},
+		{"unknown endpoint still needs a token", "GET", "/scim/v2/Nope", "", 401},
+		{"read-only token reads", "GET", "/scim/v2/Users", "Bearer read-only-token-0123456789", 200},
+		{"read-only token cannot write", "POST", "/scim/v2/Users", "Bearer read-only-token-0123456789", 403},
+		{"health needs no token", "GET", "/healthz", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, f.ts.URL+tt.path, strings.NewReader(`{"userName":"a@b.c"}`))
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d (%v)", resp.StatusCode, tt.want, body)
+			}
+			if tt.want == 401 && (body["status"] != "401" || body["detail"] == "" || resp.Header.Get("WWW-Authenticate") == "") {
+				t.Fatalf("401 body/header: %v %v", body, resp.Header)
+			}
+		})
+	}
+	if strings.Contains(f.logs.String(), srvToken) {
+		t.Fatal("a token reached the log")
+	}
+}
+
+func TestNewTokensValidation(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		tokens []Token
+		want   string
+	}{
+		{"none", nil, "no bearer token"},
+		{"short", []Token{{Secret: " short "}}, "shorter than"},
+		{"duplicate secret", []Token{{Name: "a", Secret: "0123456789abcdefg"}, {Name: "b", Secret: "0123456789abcdefg"}}, "same secret"},
+		{"duplicate name", []Token{{Name: "a", Secret: "0123456789abcdefg"}, {Name: "a", Secret: "0123456789abcdefh"}}, "used twice"},
+	} {
+		_, err := NewTokens(tt.tokens)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "0123456789abcdef") {
+			t.Errorf("%s: error leaks the secret: %v", tt.name, err)
+		}
+	}
+}
+
+func TestErrorFunnel(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantType   string
+		wantRetry  string
+		leak       string
+	}{
+		{"scim error", BadRequest(TypeInvalidValue, "bad title"), 400, "invalidValue", "", ""},
+		{"wrapped scim error", fmt.Errorf("ctx: %w", Conflict("taken")), 409, "uniqueness", "", ""},
+		{"throttled by Domo", throttled(3 * time.Second), 429, "", "3", ""},
+		{"unavailable", Unavailable(30*time.Second, "Domo down", errors.New("secret-cause")), 503, "", "30", "secret-cause"},
+		{"plain error hides its cause", errors.New("dial tcp 10.0.0.1: password=hunter2"), 500, "", "", "hunter2"},
+		{"deadline", context.DeadlineExceeded, 503, "", "5", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSrvFixture(t, nil)
+			f.users.err = tt.err
+			status, body, hdr := f.call(t, "GET", "/scim/v2/Users/1", srvToken, "")
+			if status != tt.wantStatus || body["status"] != fmt.Sprint(tt.wantStatus) {
+				t.Fatalf("status %d body %v, want %d", status, body, tt.wantStatus)
+			}
+			if got, _ := body["scimType"].(string); got != tt.wantType {
+				t.Fatalf("scimType %q, want %q", got, tt.wantType)
+			}
+			if hdr.Get("Retry-After") != tt.wantRetry {
+				t.Fatalf("Retry-After %q, want %q", hdr.Get("Retry-After"), tt.wantRetry)
+			}
+			if s := body["schemas"].([]any); len(s) != 1 || s[0] != URNError {
+				t.Fatalf("schemas %v", s)
+			}
+			if tt.leak != "" && strings.Contains(fmt.Sprint(body), tt.leak) {
+				t.Fatalf("detail leaks the cause: %v", body)
+			}
+		})
+	}
+}
+
+type throttled time.Duration
+
+func (t throttled) Error() string                     { return "rate limited" }
+func (t throttled) RetryAfterDuration() time.Duration { return time.Duration(t) }
+
+func TestPanicBecomesSCIM500(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	f.users.panics = true
+	status, body, _ := f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`)
+	if status != 500 || body["status"] != "500" || strings.Contains(fmt.Sprint(body), "exploded") {
+		t.Fatalf("panic: %d %v", status, body)
+	}
+	if !strings.Contains(f.logs.String(), "backend exploded") {
+		t.Fatal("panic cause not logged")
+	}
+	// The server still serves.
+	if status, _, _ := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 200 {
+		t.Fatalf("after panic: %d", status)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	big := `{"userName":"a@b.c","title":"` + strings.Repeat("x", 5000) + `"}`
+	status, body, _ := f.call(t, "POST", "/scim/v2/Users", srvToken, big)
+	if status != 413 || body["status"] != "413" {
+		t.Fatalf("oversized body: %d %v", status, body)
+	}
+	if len(f.users.items) != 0 {
+		t.Fatal("oversized body created something")
+	}
+}
+
+func TestEndpointNamesCaseInsensitive(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	for _, p := range []string{"/scim/v2/users", "/scim/v2/Users/", "/scim/v2/USERS", "/scim/v2/groups", "/scim/v2/serviceproviderconfig", "/scim/v2/resourcetypes", "/scim/v2/schemas"} {
+		if status, body, _ := f.call(t, "GET", p, srvToken, ""); status != 200 {
+			t.Errorf("GET %s = %d %v", p, status, body)
+		}
+	}
+}
+
+func TestUnsupportedEndpoints(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/scim/v2/Bulk", 501},
+		{"GET", "/scim/v2/Me", 501},
+		{"GET", "/scim/v2/Widgets", 404},
+		{"DELETE", "/scim/v2/Users", 405},
+	} {
+		status, body, _ := f.call(t, tt.method, tt.path, srvToken, "")
+		if status != tt.want || body["status"] != fmt.Sprint(tt.want) {
+			t.Errorf("%s %s = %d %v, want %d", tt.method, tt.path, status, body, tt.want)
+		}
+	}
+}
+
+func TestListEnvelope(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	for i := 0; i < 3; i++ {
+		if status, body, _ := f.call(t, "POST", "/scim/v2/Users", srvToken, fmt.Sprintf(`{"userName":"u%d@x.com"}`, i)); status != 201 {
+			t.Fatalf("create: %d %v", status, body)
+		}
+	}
+	tests := []struct {
+		query                 string
+		wantStatus            int
+		total, items, startAt float64
+	}{
+		{"", 200, 3, 3, 1},
+		{"?startIndex=2&count=1", 200, 3, 1, 2},
+		{"?startIndex=0&count=-4", 200, 3, 0, 1},
+		{"?count=0", 200, 3, 0, 1},
+		{"?startIndex=10", 200, 3, 0, 10},
+		{"?count=abc", 400, 0, 0, 0},
+		{"?sortOrder=sideways", 400, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		status, body, _ := f.call(t, "GET", "/scim/v2/Users"+tt.query, srvToken, "")
+		if status != tt.wantStatus {
+			t.Errorf("%s: %d %v", tt.query, status, body)
+			continue
+		}
+		if status != 200 {
+			continue
+		}
+		res, _ := body["Resources"].([]any)
+		if body["totalResults"] != tt.total || body["itemsPerPage"] != tt.items || body["startIndex"] != tt.startAt || len(res) != int(tt.items) || res == nil {
+			t.Errorf("%s: %v", tt.query, body)
+		}
+	}
+	// POST .search takes the same query in a body, and read-only tokens may use it.
+	status, body, _ := f.call(t, "POST", "/scim/v2/Users/.search", "read-only-token-0123456789", `{"schemas":["`+URNSearch+`"],"startIndex":2,"count":5}`)
+	if status != 200 || body["itemsPerPage"] != float64(2) {
+		t.Fatalf(".search: %d %v", status, body)
+	}
+}
+
+func TestCreateAnswersLocationAndETag(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	status, body, hdr := f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`)
+	if status != 201 || hdr.Get("Location") == "" || hdr.Get("ETag") == "" {
+		t.Fatalf("create: %d %v %v", status, body, hdr)
+	}
+	// If-Match with a stale version is 412, with the current one 200.
+	req, _ := http.NewRequest("PATCH", f.ts.URL+"/scim/v2/Users/1", strings.NewReader(`{"Operations":[{"op":"replace","path":"title","value":"x"}]}`))
+	req.Header.Set("Authorization", "Bearer "+srvToken)
+	req.Header.Set("If-Match", `W/"stale"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 412 {
+		t.Fatalf("stale If-Match: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("PATCH", f.ts.URL+"/scim/v2/Users/1", strings.NewReader(`{"Operations":[{"op":"replace","path":"title","value":"x"}]}`))
+	req.Header.Set("Authorization", "Bearer "+srvToken)
+	req.Header.Set("If-Match", hdr.Get("ETag"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("current If-Match: %d", resp.StatusCode)
+	}
+}
+
+func TestPauseBlocksWritesOnly(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	f.paused = true
+	status, body, hdr := f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`)
+	if status != 503 || hdr.Get("Retry-After") != "60" || body["status"] != "503" {
+		t.Fatalf("paused write: %d %v %v", status, body, hdr)
+	}
+	if status, _, _ := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 200 {
+		t.Fatalf("paused read: %d", status)
+	}
+}
+
+func TestUnavailableUntilLoaded(t *testing.T) {
+	loaded := false
+	var mu sync.Mutex
+	f := newSrvFixture(t, func(c *Config) {
+		c.Available = func() bool { mu.Lock(); defer mu.Unlock(); return loaded }
+	})
+	if status, _, hdr := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 503 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("before load: %d", status)
+	}
+	mu.Lock()
+	loaded = true
+	mu.Unlock()
+	if status, _, _ := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 200 {
+		t.Fatalf("after load: %d", status)
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	_, spc, _ := f.call(t, "GET", "/scim/v2/ServiceProviderConfig", srvToken, "")
+	if spc["patch"].(map[string]any)["supported"] != true || spc["filter"].(map[string]any)["maxResults"] != float64(DefaultMaxResults) || spc["sort"].(map[string]any)["supported"] != true {
+		t.Fatalf("ServiceProviderConfig: %v", spc)
+	}
+	_, rts, _ := f.call(t, "GET", "/scim/v2/ResourceTypes", srvToken, "")
+	if r := rts["Resources"].([]any); len(r) != 2 || r[0].(map[string]any)["endpoint"] != "/Users" {
+		t.Fatalf("ResourceTypes: %v", rts)
+	}
+	_, schemas, _ := f.call(t, "GET", "/scim/v2/Schemas", srvToken, "")
+	if schemas["totalResults"] != float64(3) || !strings.Contains(fmt.Sprint(schemas), "User Account") {
+		t.Fatalf("Schemas: %v", schemas)
+	}
+	if status, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+URNEnterprise, srvToken, ""); status != 200 || s["id"] != URNEnterprise {
+		t.Fatalf("Schemas/enterprise: %d %v", status, s)
+	}
+}
