@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// configTable renders the README's configuration reference from the settings list.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, s := range settings {
+		def := "`" + s.def + "`"
+		if s.def == "" {
+			def = "(none)"
+		}
+		env := "`" + s.env + "`"
+		if s.secret {
+			env += " (or `" + s.env + "_FILE`)"
+		}
+		fmt.Fprintf(&b, "| `--%s` | %s | %s | %s |\n", s.flag, env, def, s.help)
+	}
+	return b.String()
+}
+
+// TestREADMEConfigTable keeps the README's configuration table equal to the code's settings.
+// Run with SCIMBRIDGE_UPDATE_README=1 to rewrite it.
+func TestREADMEConfigTable(t *testing.T) {
+	path := filepath.Join("..", "..", "README.md")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start, end = "<!-- config-table:start", "<!-- config-table:end -->"
+	s := string(raw)
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatal("README.md has no config-table markers")
+	}
+	i += strings.Index(s[i:], "\n") + 1
+	want := configTable()
+	if s[i:j] == want {
+		return
+	}
+	if os.Getenv("SCIMBRIDGE_UPDATE_README") != "" {
+		if err := os.WriteFile(path, []byte(s[:i]+want+s[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("README.md configuration table is out of date; run SCIMBRIDGE_UPDATE_README=1 go test ./cmd/scimbridge -run TestREADMEConfigTable")
+}
+
+func TestLoadConfigPrecedenceAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("  file-secret \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SCIMBRIDGE_TOKEN":                   " okta:0123456789abcdef0123 , entra:abcdef0123456789abcd ",
+		"SCIMBRIDGE_DOMO_CLIENT_ID":          "cid",
+		"SCIMBRIDGE_DOMO_CLIENT_SECRET_FILE": secretFile,
+		"SCIMBRIDGE_ADDR":                    ":9999",
+		"SCIMBRIDGE_BREAKER_WINDOW":          "5m",
+	}
+	cfg, err := loadConfig("serve", []string{"--addr", "127.0.0.1:7000"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:7000" || cfg.DomoSecret != "file-secret" || cfg.BreakerWindow != 5*time.Minute || cfg.DomoRateLimit != 3000 {
+		t.Fatalf("config: %+v", cfg)
+	}
+	if len(cfg.Tokens) != 2 || cfg.Tokens[0].Name != "okta" || cfg.Tokens[1].Secret != "abcdef0123456789abcd" {
+		t.Fatalf("tokens: %+v", cfg.Tokens)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+
+	// Every problem is reported at once.
+	bad := map[string]string{"SCIMBRIDGE_DEPROVISION": "shred", "SCIMBRIDGE_DOMO_RATE_LIMIT": "5", "SCIMBRIDGE_DEFAULT_ROLE": "Overlord"}
+	cfg, err = loadConfig("serve", nil, func(k string) string { return bad[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{"no bearer token", "no Domo client id", "no Domo client secret", "SCIMBRIDGE_DEPROVISION", "SCIMBRIDGE_DOMO_RATE_LIMIT", "SCIMBRIDGE_DEFAULT_ROLE"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+
+	// A malformed value names the variable, and a secret's value never appears.
+	_, err = loadConfig("serve", nil, func(k string) string {
+		return map[string]string{"SCIMBRIDGE_REFRESH_INTERVAL": "soon"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "SCIMBRIDGE_REFRESH_INTERVAL") {
+		t.Fatalf("bad duration: %v", err)
+	}
+}
