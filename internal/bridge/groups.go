@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
-	"github.com/scimbridge/scimbridge/internal/index"
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
@@ -478,92 +477,3 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 	return nil
 }
 
-// List answers from the index, with members (from the index) only when asked.
-func (s *Groups) List(ctx context.Context, q scim.Query) (scim.Page, error) {
-	b := s.b
-	mopt := b.options(ctx)
-	var matched []*index.Group
-	keep := func(g *index.Group) bool {
-		if g.Default && !b.cfg.ShowDefaultGroup {
-			return false
-		}
-		return q.Filter == nil || q.Filter.Match(groupResource{g, b})
-	}
-	if lookups, ok := candidates(q.Filter); ok {
-		seen := map[int64]bool{}
-		for _, l := range lookups {
-			for _, g := range b.index.LookupGroups(l.Key, l.Value) {
-				if !seen[g.ID] && keep(g) {
-					seen[g.ID] = true
-					matched = append(matched, g)
-				}
-			}
-		}
-		slices.SortFunc(matched, func(x, y *index.Group) int { return cmpID(x.ID, y.ID) })
-	} else {
-		b.index.Groups(func(g *index.Group) bool {
-			if keep(g) {
-				matched = append(matched, g)
-			}
-			return true
-		})
-	}
-	if q.SortBy != nil {
-		cmp := scim.Comparator(*q.SortBy)
-		slices.SortStableFunc(matched, func(x, y *index.Group) int {
-			gx, gy := groupResource{x, b}, groupResource{y, b}
-			if q.Descending {
-				return cmp(gy, gx)
-			}
-			return cmp(gx, gy)
-		})
-	}
-	page := scim.Page{TotalResults: len(matched), Resources: []scim.Attributes{}}
-	from := q.StartIndex - 1
-	if from < len(matched) && q.Count > 0 {
-		for _, g := range matched[from:min(from+q.Count, len(matched))] {
-			mg := g.Group
-			mg.Members = nil
-			if q.Members {
-				ids, _ := b.visibleMembers(g.MemberIDs)
-				for _, uid := range ids {
-					d, _ := b.displayOf(uid)
-					mg.Members = append(mg.Members, mapping.Member{Value: strconv.FormatInt(uid, 10), Display: d})
-				}
-			}
-			page.Resources = append(page.Resources, mg.Attributes(mopt, q.Members))
-		}
-	}
-	return page, nil
-}
-
-// groupResource lets filters see an indexed group's members.
-type groupResource struct {
-	g *index.Group
-	b *Bridge
-}
-
-func (r groupResource) Values(key, sub string) []any {
-	if key != "members" {
-		return r.g.Group.Values(key, sub)
-	}
-	var out []any
-	for _, id := range r.g.MemberIDs {
-		v := strconv.FormatInt(id, 10)
-		switch sub {
-		case "", "value":
-			if sub == "" {
-				out = append(out, map[string]any{"value": v, "type": "User"})
-			} else {
-				out = append(out, v)
-			}
-		case "type":
-			out = append(out, "User")
-		case "display":
-			if d, ok := r.b.displayOf(id); ok {
-				out = append(out, d)
-			}
-		}
-	}
-	return out
-}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
-	"github.com/scimbridge/scimbridge/internal/index"
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
 )
@@ -299,80 +298,6 @@ func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string, rec *user
 		b.log.Error().Err(err).Int64("user", id).Msg("shadow not deleted")
 	}
 	return nil
-}
-
-// List answers from the index: no Domo call, whatever the filter.
-func (s *Users) List(ctx context.Context, q scim.Query) (scim.Page, error) {
-	b := s.b
-	opt := b.options(ctx)
-	render := func(u *index.User) scim.Attributes {
-		mu := u.User
-		mu.Groups = b.groupRefs(u.ID, opt)
-		return mu.Attributes(opt)
-	}
-	if q.Filter == nil && q.SortBy == nil {
-		users, total := b.index.UserPage(q.StartIndex-1, q.Count)
-		page := scim.Page{TotalResults: total, Resources: make([]scim.Attributes, 0, len(users))}
-		for _, u := range users {
-			page.Resources = append(page.Resources, render(u))
-		}
-		return page, nil
-	}
-	var matched []*index.User
-	match := func(u *index.User) bool { return q.Filter == nil || q.Filter.Match(u) }
-	if lookups, ok := candidates(q.Filter); ok {
-		seen := map[int64]bool{}
-		for _, l := range lookups {
-			for _, u := range b.index.LookupUsers(l.Key, l.Value) {
-				if !seen[u.ID] && match(u) {
-					seen[u.ID] = true
-					matched = append(matched, u)
-				}
-			}
-		}
-		slices.SortFunc(matched, func(a, b *index.User) int { return cmpID(a.ID, b.ID) })
-	} else {
-		b.index.Users(func(u *index.User) bool {
-			if match(u) {
-				matched = append(matched, u)
-			}
-			return true
-		})
-	}
-	if q.SortBy != nil {
-		cmp := scim.Comparator(*q.SortBy)
-		slices.SortStableFunc(matched, func(x, y *index.User) int {
-			if q.Descending {
-				return cmp(y, x)
-			}
-			return cmp(x, y)
-		})
-	}
-	page := scim.Page{TotalResults: len(matched), Resources: []scim.Attributes{}}
-	from := q.StartIndex - 1
-	if from < len(matched) && q.Count > 0 {
-		for _, u := range matched[from:min(from+q.Count, len(matched))] {
-			page.Resources = append(page.Resources, render(u))
-		}
-	}
-	return page, nil
-}
-
-func candidates(f *scim.Filter) ([]scim.Lookup, bool) {
-	if f == nil {
-		return nil, false
-	}
-	return f.Candidates()
-}
-
-func cmpID(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func savedEqual(a, b *savedAccess) bool {
