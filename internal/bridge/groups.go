@@ -476,4 +476,3 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 	}
 	return nil
 }
-
