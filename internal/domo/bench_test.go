@@ -172,6 +172,25 @@ func sustain(t *testing.T, opts domosim.Options, perMinute, workers int, dur tim
 	// flight at the end finish afterwards and are checked, but not counted in the rate.
 	atDeadline := make(chan domosim.Stats, 1)
 	time.AfterFunc(dur, func() { atDeadline <- sim.Stats() })
+	// Requests per 10 s, to show the rate is steady rather than an average of bursts.
+	var perTen []int64
+	tick := time.NewTicker(10 * time.Second)
+	stopTick := make(chan struct{})
+	tickDone := make(chan struct{})
+	go func() {
+		defer close(tickDone)
+		last := int64(0)
+		for {
+			select {
+			case <-tick.C:
+				n := sim.Stats().Requests
+				perTen = append(perTen, n-last)
+				last = n
+			case <-stopTick:
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -193,6 +212,10 @@ func sustain(t *testing.T, opts domosim.Options, perMinute, workers int, dur tim
 	}
 	wg.Wait()
 	inTime := <-atDeadline
+	tick.Stop()
+	close(stopTick)
+	<-tickDone
+	t.Logf("requests per 10 s: %v", perTen)
 	st := sim.Stats()
 
 	// Every email the client created is held by at most one user, the one it returned.
