@@ -111,7 +111,12 @@ func (rt *ResourceType) Resolve(path, sub string) (AttrPath, error) {
 	var attrs schema.Attributes
 	switch {
 	case urn == "":
-		attrs = append(append(schema.Attributes{}, rt.Schema.Attributes...), commonAttributes...)
+		// Core attributes first, then id, externalId and meta; searched in place, because
+		// Resolve runs for every filter and PATCH path.
+		if a, ok := rt.Schema.Attributes.ContainsAttribute(name); ok {
+			return rt.withSub(AttrPath{Attr: a}, sub)
+		}
+		attrs = commonAttributes
 	case strings.EqualFold(urn, rt.Schema.ID):
 		urn = ""
 		attrs = rt.Schema.Attributes
@@ -130,9 +135,13 @@ func (rt *ResourceType) Resolve(path, sub string) (AttrPath, error) {
 	if !ok {
 		return AttrPath{}, fmt.Errorf("unknown attribute %q", path)
 	}
-	p := AttrPath{URN: urn, Attr: a}
+	return rt.withSub(AttrPath{URN: urn, Attr: a}, sub)
+}
+
+// withSub resolves the sub-attribute part of a path.
+func (rt *ResourceType) withSub(p AttrPath, sub string) (AttrPath, error) {
 	if sub != "" {
-		s, ok := a.SubAttributes().ContainsAttribute(sub)
+		s, ok := p.Attr.SubAttributes().ContainsAttribute(sub)
 		if !ok {
 			return AttrPath{}, fmt.Errorf("unknown attribute %q", p.Attr.Name()+"."+sub)
 		}
