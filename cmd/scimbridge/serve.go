@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,7 +106,6 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	}
 	registerBridgeMetrics(reg, idx, b)
 
-	var loaded atomic.Bool
 	handler := scim.NewHandler(scim.Config{
 		Users:          b.Users(),
 		Groups:         b.Groups(),
@@ -116,7 +114,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Metrics:        scim.NewMetrics(reg),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Ready:          b.Ready,
-		Available:      loaded.Load,
+		Available:      func() bool { return idx.Stats().Loaded }, // the same signal as /readyz
 		Pauser:         b,
 		Admin:          b,
 		BaseURL:        cfg.BaseURL,
@@ -173,7 +171,6 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		for attempt := 1; ; attempt++ {
 			err := b.Start(runCtx)
 			if err == nil {
-				loaded.Store(true)
 				b.Run(runCtx)
 				return
 			}
