@@ -450,3 +450,32 @@ func TestMemberResultSettle(t *testing.T) {
 		t.Errorf("every change is in Domo, yet %v", err)
 	}
 }
+
+func TestGroupManyUnknownMembersConverge(t *testing.T) {
+	f := newGroupFixture(t, domosim.Options{}, nil, "alice")
+	// More users than one request looks up join Domo, and the group, after the bridge loaded.
+	late := f.sim.SeedUsers(maxMemberLookups + 5)
+	for _, u := range late {
+		if err := f.sim.AddMemberDirect(f.gid, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace := `{"Operations":[{"op":"replace","path":"members","value":[{"value":"` + f.id("alice") + `"}]}]}`
+	before := f.sim.Stats().ByRoute
+	if _, err := f.patch(f.groups, scim.GroupType, f.sid, replace); err != nil {
+		t.Fatal(err)
+	}
+	after := f.sim.Stats().ByRoute
+	if n := after["GET /v1/users/{id}"] - before["GET /v1/users/{id}"]; n != maxMemberLookups {
+		t.Errorf("%d lookups, want the cap %d", n, maxMemberLookups)
+	}
+	if n := len(f.sim.Members(f.gid)); n != 1+5 {
+		t.Fatalf("%d members left, want alice and the 5 not looked up (never removed blind)", n)
+	}
+	if _, err := f.patch(f.groups, scim.GroupType, f.sid, replace); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.domoMembers(); !slices.Equal(got, f.ids("alice")) {
+		t.Errorf("after the retry Domo has %d members, want alice only", len(got))
+	}
+}
