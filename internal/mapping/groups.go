@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ type GroupShadow struct {
 	ExternalID   string    `json:"externalId,omitempty"`
 	Created      time.Time `json:"created,omitzero"`
 	LastModified time.Time `json:"lastModified,omitzero"`
+	// MemberDisplay holds the display names the IdP sent for members, by member value.
+	MemberDisplay map[string]string `json:"memberDisplay,omitempty"`
 	// Name is the basis: the group's name in Domo when the shadow was written.
 	Name string `json:"name,omitempty"`
 	// MemberDigest fingerprints the member set, so that GroupShadowFor sees a membership
@@ -23,8 +26,8 @@ type GroupShadow struct {
 }
 
 // GroupFromDomo is the SCIM view of a Domo group. memberIDs are the group's members (nil when
-// the caller did not read them); display names a member (the user's name as the bridge knows
-// it, never what an IdP once sent, which goes stale when the user is renamed) and may be nil.
+// the caller did not read them); display names a member the IdP gave no display for, and may
+// be nil.
 func GroupFromDomo(g domo.Group, sh *GroupShadow, memberIDs []int64, display func(userID int64) (string, bool), opt Options) Group {
 	out := Group{ID: g.ID, DisplayName: g.Name, Default: g.Default}
 	if sh != nil {
@@ -38,7 +41,10 @@ func GroupFromDomo(g domo.Group, sh *GroupShadow, memberIDs []int64, display fun
 	out.Members = make([]Member, len(memberIDs))
 	for i, id := range memberIDs {
 		m := Member{Value: strconv.FormatInt(id, 10)}
-		if display != nil {
+		if sh != nil {
+			m.Display = sh.MemberDisplay[m.Value]
+		}
+		if m.Display == "" && display != nil {
 			m.Display, _ = display(id)
 		}
 		out.Members[i] = m
@@ -220,11 +226,12 @@ func memberFromAttributes(el map[string]any) (Member, error) {
 	return m, nil
 }
 
-// GroupShadowFor is the shadow to store after writing g to Domo: g's externalId, Created kept
-// from prev (now for a new shadow), and LastModified moved to now when the name, externalId or
-// member set changed. When g.Members is nil (members not read), the member part of prev is
-// kept. Member display names are not stored: the bridge answers with the user's current name,
-// and a shadow holding one name per member would be rewritten whole on every change.
+// GroupShadowFor is the shadow to store after writing g to Domo: g's externalId and the
+// display names its members carry, Created kept from prev (now for a new shadow), and
+// LastModified moved to now when the name, externalId, member set or member displays changed.
+// When g.Members is nil (members not read), the member part of prev is kept. Build g from a
+// view made with a nil display func, so that names the bridge looked up are not stored as the
+// IdP's.
 func GroupShadowFor(g Group, prev *GroupShadow, now time.Time) GroupShadow {
 	now = now.Round(0).UTC()
 	sh := GroupShadow{ExternalID: g.ExternalID, Name: g.DisplayName, Created: now, LastModified: now}
@@ -232,13 +239,24 @@ func GroupShadowFor(g Group, prev *GroupShadow, now time.Time) GroupShadow {
 		if !prev.Created.IsZero() {
 			sh.Created = prev.Created
 		}
+		sh.MemberDisplay = maps.Clone(prev.MemberDisplay)
 		sh.MemberDigest = prev.MemberDigest
 	}
 	if g.Members != nil {
 		sh.MemberDigest = memberDigest(g.Members)
+		sh.MemberDisplay = nil
+		for _, m := range g.Members {
+			if m.Display != "" {
+				if sh.MemberDisplay == nil {
+					sh.MemberDisplay = make(map[string]string)
+				}
+				sh.MemberDisplay[m.Value] = m.Display
+			}
+		}
 	}
 	if prev != nil && !prev.LastModified.IsZero() &&
-		prev.ExternalID == sh.ExternalID && prev.Name == sh.Name && prev.MemberDigest == sh.MemberDigest {
+		prev.ExternalID == sh.ExternalID && prev.Name == sh.Name &&
+		prev.MemberDigest == sh.MemberDigest && maps.Equal(prev.MemberDisplay, sh.MemberDisplay) {
 		sh.LastModified = prev.LastModified
 	}
 	return sh
