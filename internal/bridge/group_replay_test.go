@@ -68,6 +68,8 @@ type replayStep struct {
 	Expect map[string]any `json:"expect"`
 	// ExpectMembers is the set of members[].value of the answer, as user refs.
 	ExpectMembers []string `json:"expectMembers"`
+	// ExpectDisplays maps user refs to the members[].display the answer must carry.
+	ExpectDisplays map[string]string `json:"expectDisplays"`
 	// Save stores answer values as group refs: {"push": "id"}.
 	Save map[string]string `json:"save"`
 	// Domo is the group state the step must leave in the simulator.
@@ -301,6 +303,19 @@ func (r *replayRun) step(t *testing.T, st replayStep) {
 		}
 		if g, w := r.refsOf(got), sortedCopy(st.ExpectMembers); !slices.Equal(g, w) {
 			t.Errorf("answer members %v, want %v", g, w)
+		}
+	}
+	for ref, want := range st.ExpectDisplays {
+		members, _ := res["members"].([]any)
+		uid := strconv.FormatInt(r.user(ref), 10)
+		got, found := "", false
+		for _, m := range members {
+			if mm := m.(map[string]any); mm["value"] == uid {
+				got, found = fmt.Sprint(mm["display"]), true
+			}
+		}
+		if !found || got != want {
+			t.Errorf("display of member %s: %q (found %v), want %q", ref, got, found, want)
 		}
 	}
 	for ref, path := range st.Save {

@@ -273,10 +273,32 @@ func memberIDs(g mapping.Group) ([]int64, error) {
 	return slices.Compact(ids), nil
 }
 
-func membersOf(ids []int64) []mapping.Member {
+// membersOf lists ids as members carrying the displays the IdP wrote for them, for the shadow.
+func membersOf(ids []int64, displays map[string]string) []mapping.Member {
 	out := make([]mapping.Member, len(ids))
 	for i, id := range ids {
-		out[i] = mapping.Member{Value: strconv.FormatInt(id, 10)}
+		v := strconv.FormatInt(id, 10)
+		out[i] = mapping.Member{Value: v, Display: displays[v]}
+	}
+	return out
+}
+
+// idpDisplays picks the member displays the IdP wrote, which GET must give back as written.
+// shown holds what the bridge showed the IdP (the current view, whose displays come from the
+// shadow or the index); nil for a create, where every display is the IdP's. A display equal to
+// the one shown was not written by the IdP, so the shadow keeps what it had for that member.
+func idpDisplays(next []mapping.Member, shown map[string]string, prev *mapping.GroupShadow) map[string]string {
+	out := make(map[string]string)
+	for _, m := range next {
+		cur, wasShown := shown[m.Value]
+		switch {
+		case wasShown && m.Display == cur:
+			if prev != nil && prev.MemberDisplay[m.Value] != "" {
+				out[m.Value] = prev.MemberDisplay[m.Value]
+			}
+		case m.Display != "":
+			out[m.Value] = m.Display
+		}
 	}
 	return out
 }
@@ -411,7 +433,7 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 		out := mapping.GroupFromDomo(g, rec.shadow(), nil, nil, mopt)
 		return out.Attributes(mopt, true), nil
 	}
-	return b.commitGroup(ctx, g, &rec, nil, nil, mg, want, true)
+	return b.commitGroup(ctx, g, &rec, nil, nil, mg, want, idpDisplays(mg.Members, nil, nil), true)
 }
 
 // resumeCreate answers a POST for a displayName that group id already holds: 409, unless the
@@ -447,7 +469,7 @@ func (b *Bridge) resumeCreate(ctx context.Context, id int64, mg mapping.Group, w
 		return nil, err
 	}
 	visible, hidden := b.resolveMembers(ctx, cur)
-	return b.commitGroup(ctx, g, rec, visible, hidden, mg, want, true)
+	return b.commitGroup(ctx, g, rec, visible, hidden, mg, want, idpDisplays(mg.Members, nil, nil), true)
 }
 
 // learnGroup finds the group Domo holds under name (case-insensitively) and indexes it with
@@ -534,14 +556,19 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	if err := b.checkMembers(ctx, add); err != nil {
 		return nil, err
 	}
-	return b.commitGroup(ctx, g, rec, visible, hidden, next, want, opt.Members)
+	shown := make(map[string]string, len(curView.Members))
+	for _, m := range curView.Members {
+		shown[m.Value] = m.Display
+	}
+	return b.commitGroup(ctx, g, rec, visible, hidden, next, want, idpDisplays(next.Members, shown, rec.shadow()), opt.Members)
 }
 
 // commitGroup writes the desired state of a group read fresh from Domo: the rename if the name
 // changes, then one call per member that changes. It keeps the store and index in step with
 // what Domo holds afterwards, also when Domo failed part-way, and answers with the group.
-// The caller holds the group's lock and has checked the members to add.
-func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord, visible, hidden []int64, next mapping.Group, want []int64, withMembers bool) (scim.Attributes, error) {
+// displays are the member displays the IdP wrote. The caller holds the group's lock and has
+// checked the members to add.
+func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord, visible, hidden []int64, next mapping.Group, want []int64, displays map[string]string, withMembers bool) (scim.Attributes, error) {
 	if next.DisplayName != g.Name {
 		renamed, err := b.renameGroup(ctx, g, next.DisplayName)
 		if err != nil {
@@ -568,7 +595,7 @@ func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord
 		cancel()
 	}
 	merr := res.err(ctx)
-	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: next.ExternalID, Members: membersOf(final)}, rec.shadow(), b.now())}
+	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: next.ExternalID, Members: membersOf(final, displays)}, rec.shadow(), b.now())}
 	out.Pending = rec != nil && rec.Pending && merr != nil
 	b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
 	if rec == nil || !recordEqual(*rec, out) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -477,5 +478,35 @@ func TestGroupManyUnknownMembersConverge(t *testing.T) {
 	}
 	if got := f.domoMembers(); !slices.Equal(got, f.ids("alice")) {
 		t.Errorf("after the retry Domo has %d members, want alice only", len(got))
+	}
+}
+
+func TestIdpDisplays(t *testing.T) {
+	prev := &mapping.GroupShadow{MemberDisplay: map[string]string{"1": "okta@one"}}
+	shown := map[string]string{"1": "okta@one", "2": "Index Two", "3": "Index Three"}
+	tests := []struct {
+		name  string
+		next  []mapping.Member
+		shown map[string]string
+		want  map[string]string
+	}{
+		{"create keeps every display sent", []mapping.Member{{Value: "1", Display: "a"}, {Value: "2"}}, nil, map[string]string{"1": "a"}},
+		{"unchanged members keep the stored display, index names are not stored",
+			[]mapping.Member{{Value: "1", Display: "okta@one"}, {Value: "2", Display: "Index Two"}}, shown, map[string]string{"1": "okta@one"}},
+		{"a new or changed display is the IdP's",
+			[]mapping.Member{{Value: "1", Display: "renamed"}, {Value: "3", Display: "okta@three"}, {Value: "4", Display: "new"}}, shown,
+			map[string]string{"1": "renamed", "3": "okta@three", "4": "new"}},
+		{"a member sent without display loses the stored one", []mapping.Member{{Value: "1"}}, shown, map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p *mapping.GroupShadow
+			if tt.shown != nil {
+				p = prev
+			}
+			if got := idpDisplays(tt.next, tt.shown, p); !maps.Equal(got, tt.want) {
+				t.Errorf("idpDisplays = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
