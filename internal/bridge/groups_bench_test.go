@@ -126,3 +126,40 @@ func BenchmarkGroupPatchRenameNoop(b *testing.B) {
 		b.Fatalf("%d Domo writes for a no-op rename", w)
 	}
 }
+
+// BenchmarkGroupPatchOneOf10000WithDisplays is Okta's membership PATCH (one member in or out)
+// on a group of 10,000 members pushed with displays: the member read (one call per 500), the
+// one change, and rewriting the shadow that keeps the 10,000 displays Okta wrote.
+func BenchmarkGroupPatchOneOf10000WithDisplays(b *testing.B) {
+	sim := domosim.New(domosim.Options{Seed: 8})
+	users := sim.SeedUsers(10001)
+	tb := buildBridge(b, sim, nil, nil)
+	front := newSCIMFront(b, tb)
+	members := make([]map[string]any, 0, len(users)-1)
+	for _, u := range users[1:] {
+		su, _ := sim.User(u)
+		members = append(members, map[string]any{"value": strconv.FormatInt(u, 10), "display": su.Email})
+	}
+	body, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Okta Everyone", "members": members})
+	status, res := front.do(http.MethodPost, "/Groups", body)
+	if status != http.StatusCreated {
+		b.Fatalf("POST: %d %v", status, res)
+	}
+	sid := res["id"].(string)
+	one := strconv.FormatInt(users[0], 10)
+	add, _ := json.Marshal(map[string]any{"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": one, "display": "first@okta"}}}}})
+	remove, _ := json.Marshal(map[string]any{"Operations": []any{map[string]any{"op": "remove", "path": `members[value eq "` + one + `"]`}}})
+	before := sim.Stats().ByRoute
+	b.ResetTimer()
+	for i := range b.N {
+		body := add
+		if i%2 == 1 {
+			body = remove
+		}
+		if status, res := front.do(http.MethodPatch, "/Groups/"+sid, body); status != http.StatusOK {
+			b.Fatalf("PATCH: %d %v", status, res)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(domoCalls(sim, before))/float64(b.N), "domo-calls/op")
+}
