@@ -510,3 +510,34 @@ func TestIdpDisplays(t *testing.T) {
 		})
 	}
 }
+
+func TestGroupCreateNameTakenOnlyInDomo(t *testing.T) {
+	for _, fold := range []bool{false, true} {
+		t.Run(fmt.Sprintf("foldCase=%v", fold), func(t *testing.T) {
+			f := newGroupFixture(t, domosim.Options{GroupNamesFoldCase: fold}, nil)
+			ui := f.sim.AddGroup("Made In UI") // after the load: the index does not know it
+			if err := f.sim.AddMemberDirect(ui, f.users["carol"]); err != nil {
+				t.Fatal(err)
+			}
+			name := "Made In UI"
+			if fold {
+				name = "made in ui"
+			}
+			_, err := f.groups.Create(f.ctx(), scim.Attributes{"displayName": name})
+			scimErr(t, err, http.StatusConflict, "uniqueness")
+			g, ok := f.index.GroupByName("Made In UI")
+			if !ok || g.ID != ui || !slices.Equal(g.MemberIDs, f.ids("carol")) {
+				t.Fatalf("the index did not learn the group: %+v %v", g, ok)
+			}
+			live := 0
+			for _, sg := range f.sim.GroupsSnapshot() {
+				if !sg.Deleted && strings.EqualFold(sg.Name, "Made In UI") {
+					live++
+				}
+			}
+			if live != 1 {
+				t.Errorf("%d groups of that name in Domo", live)
+			}
+		})
+	}
+}
