@@ -78,9 +78,10 @@ func (b *Bridge) saveGroupRecord(ctx context.Context, id int64, rec groupRecord)
 }
 
 // isDefault reports whether g is Domo's Default group. Domo documents the default flag on list
-// rows but not on GET by id, so the index (loaded from the list) is asked too.
+// rows but not on GET by id, so the index (loaded from the list) is asked too, and a tenant
+// that sends the flag nowhere still has the group's name to go by.
 func (b *Bridge) isDefault(g domo.Group) bool {
-	if g.Default {
+	if g.Default || g.Name == mapping.DefaultGroupName {
 		return true
 	}
 	ig, ok := b.index.Group(g.ID)
@@ -812,6 +813,13 @@ func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int
 	return res
 }
 
+// refused reports whether Domo answered a call with a 4xx other than 429: sending it again
+// changes nothing.
+func refused(err error) bool {
+	var ae *domo.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests
+}
+
 // definite reports whether a failed call certainly did not take effect: Domo refused it (4xx),
 // or the budget ran out before it was sent.
 func definite(err error) bool {
@@ -869,7 +877,7 @@ func (res *memberResult) err(ctx context.Context) error {
 		parts = append(parts, "members: "+listIDs(ids)+" no longer a Domo user")
 	}
 	se.Detail = fmt.Sprintf("applied %d of %d membership changes to group %s; %s", len(res.applied), res.total, sid, strings.Join(parts, "; "))
-	if len(res.failed) > 0 || res.unsent > 0 {
+	if res.unsent > 0 || slices.ContainsFunc(res.failed, func(f memberChange) bool { return !refused(f.err) }) {
 		se.Detail += "; retry the request to finish"
 	}
 	return se
@@ -896,7 +904,7 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 			}
 			return upstream(err, kindGroup, sid)
 		}
-		if g.Default {
+		if b.isDefault(g) {
 			return b.refuseDefault(sid, "deleted")
 		}
 	} else if ig.Default {
