@@ -3,12 +3,14 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/mapping"
@@ -23,31 +25,73 @@ var _ scim.Groups = (*Groups)(nil)
 
 const kindGroup = "Group"
 
-func (b *Bridge) loadGroupShadow(ctx context.Context, id int64) (*mapping.GroupShadow, error) {
+// resyncTimeout bounds the re-read of a group's members after a change whose outcome Domo left
+// unknown; the IdP is still waiting for its answer.
+const resyncTimeout = 5 * time.Second
+
+// maxMemberLookups bounds how many members unknown to the index one request asks Domo about.
+// Members beyond it are treated as hidden (never removed, never shown) until the index learns
+// them; every lookup indexes the user, so repeated requests converge.
+const maxMemberLookups = 100
+
+// groupRecord is what the store keeps per group: the mapping's shadow plus the bridge's own
+// state. Its JSON is the shadow's with extra keys, so readers of the plain shadow (the index
+// load) keep working.
+type groupRecord struct {
+	mapping.GroupShadow
+	// Pending marks a group the bridge created for a POST whose initial members did not all go
+	// through. The IdP got an error instead of the id, so a retried POST of the same name
+	// resumes this group rather than failing with 409.
+	Pending bool `json:"pending,omitempty"`
+}
+
+// shadow returns the mapping shadow of rec, nil for a group the bridge has no record of.
+func (rec *groupRecord) shadow() *mapping.GroupShadow {
+	if rec == nil {
+		return nil
+	}
+	return &rec.GroupShadow
+}
+
+func (b *Bridge) loadGroupRecord(ctx context.Context, id int64) (*groupRecord, error) {
 	sh, ok, err := b.store.GroupShadow(ctx, id)
 	if err != nil || !ok {
 		return nil, err
 	}
-	var gs mapping.GroupShadow
-	if err := json.Unmarshal(sh.Data, &gs); err != nil {
+	var rec groupRecord
+	if err := json.Unmarshal(sh.Data, &rec); err != nil {
 		b.log.Error().Err(err).Int64("group", id).Msg("unreadable group shadow ignored")
 		return nil, nil
 	}
-	return &gs, nil
+	return &rec, nil
 }
 
-func (b *Bridge) saveGroupShadow(ctx context.Context, id int64, gs mapping.GroupShadow) error {
-	data, err := json.Marshal(gs)
+func (b *Bridge) saveGroupRecord(ctx context.Context, id int64, rec groupRecord) error {
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode group %d shadow: %w", id, err)
 	}
-	return b.store.PutGroupShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: gs.ExternalID, Data: data})
+	if err := b.store.PutGroupShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: rec.ExternalID, Data: data}); err != nil {
+		return fmt.Errorf("save group %d shadow: %w", id, err)
+	}
+	return nil
+}
+
+// isDefault reports whether g is Domo's Default group. Domo documents the default flag on list
+// rows but not on GET by id, so the index (loaded from the list) is asked too, and a tenant
+// that sends the flag nowhere still has the group's name to go by.
+func (b *Bridge) isDefault(g domo.Group) bool {
+	if g.Default || g.Name == mapping.DefaultGroupName {
+		return true
+	}
+	ig, ok := b.index.Group(g.ID)
+	return ok && ig.Default
 }
 
 // hiddenGroup reports whether the SCIM side must not see a group: Domo's Default group, unless
 // configured otherwise.
 func (b *Bridge) hiddenGroup(g domo.Group) bool {
-	return g.Default && !b.cfg.ShowDefaultGroup
+	return !b.cfg.ShowDefaultGroup && b.isDefault(g)
 }
 
 // displayOf names a member for a response: the user's displayName from the index.
@@ -62,104 +106,161 @@ func (b *Bridge) displayOf(uid int64) (string, bool) {
 	return u.UserName, true
 }
 
-// visibleMembers drops members the SCIM side must not see or touch (protected users).
+// visibleMembers splits member ids into those the SCIM side may see and the rest, from the
+// index alone (no Domo call, for reads of any size): protected users and users the index does
+// not hold (protected by email, hidden by the bridge, or created in Domo since the last load)
+// are hidden.
 func (b *Bridge) visibleMembers(ids []int64) (visible, hidden []int64) {
 	for _, id := range ids {
-		if b.isProtected(id, "") {
-			hidden = append(hidden, id)
-		} else {
+		if _, ok := b.index.User(id); ok && !b.isProtected(id, "") {
 			visible = append(visible, id)
+		} else {
+			hidden = append(hidden, id)
 		}
 	}
 	return visible, hidden
 }
 
-// fetchGroup reads a group and, when needed, its members fresh from Domo.
-func (b *Bridge) fetchGroup(ctx context.Context, id int64, sid string, members bool) (domo.Group, []int64, *mapping.GroupShadow, error) {
-	g, err := b.domo.GetGroup(ctx, id)
+// resolveMembers is visibleMembers for a write, where a hidden member is one the diff must
+// leave alone: members the index does not hold are looked up in Domo (up to maxMemberLookups),
+// so that a user created in Domo's UI since the last load is seen, and a protected one is not.
+// A member that cannot be classified is hidden, which is the safe side: it is never removed.
+func (b *Bridge) resolveMembers(ctx context.Context, ids []int64) (visible, hidden []int64) {
+	var unknown []int64
+	for _, id := range ids {
+		switch _, indexed := b.index.User(id); {
+		case b.isProtected(id, ""):
+			hidden = append(hidden, id)
+		case indexed:
+			visible = append(visible, id)
+		default:
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > maxMemberLookups {
+		b.log.Warn().Int("unknown", len(unknown)).Int("looked_up", maxMemberLookups).
+			Msg("many group members unknown to the index; the rest are left alone until the index is refreshed")
+		hidden = append(hidden, unknown[maxMemberLookups:]...)
+		unknown = unknown[:maxMemberLookups]
+	}
+	admitted, errs := b.admitUsers(ctx, unknown)
+	for i, id := range unknown {
+		if errs[i] != nil {
+			b.log.Warn().Err(errs[i]).Int64("user", id).Msg("group member could not be classified; left alone")
+		}
+		if admitted[i] {
+			visible = append(visible, id)
+		} else {
+			hidden = append(hidden, id)
+		}
+	}
+	slices.Sort(visible)
+	return visible, hidden
+}
+
+// admitUsers runs admitUser for each id, several at a time: with Domo's latency, a hundred
+// lookups one after the other would take longer than an IdP waits.
+func (b *Bridge) admitUsers(ctx context.Context, ids []int64) ([]bool, []error) {
+	ok := make([]bool, len(ids))
+	errs := make([]error, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(b.cfg.MemberWorkers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ok[i], errs[i] = b.admitUser(ctx, ids[i])
+			}
+		}()
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ok, errs
+}
+
+// admitUser reports whether uid names a user the SCIM side may reference. The index answers
+// for the users it holds; any other id costs one Domo GET (the index may lag a user created in
+// Domo's UI minutes ago), and a user found so is indexed. A user protected by email is
+// remembered by id, so the next request asks nothing.
+func (b *Bridge) admitUser(ctx context.Context, uid int64) (bool, error) {
+	if b.isProtected(uid, "") {
+		return false, nil
+	}
+	if _, ok := b.index.User(uid); ok {
+		return true, nil
+	}
+	d, err := b.domo.GetUser(ctx, uid)
 	if err != nil {
 		if isNotFound(err) {
-			b.index.DeleteGroup(id)
+			return false, nil
 		}
-		return domo.Group{}, nil, nil, upstream(err, kindGroup, sid)
+		return false, upstream(err, kindUser, strconv.FormatInt(uid, 10))
 	}
-	if g.Deleted {
-		b.index.DeleteGroup(id)
-		return domo.Group{}, nil, nil, scim.NotFound(kindGroup, sid)
+	if b.isProtected(d.ID, d.Email) {
+		b.protect(strconv.FormatInt(uid, 10))
+		return false, nil
 	}
-	if b.hiddenGroup(g) {
-		return domo.Group{}, nil, nil, scim.NotFound(kindGroup, sid)
-	}
-	var ids []int64
-	if members {
-		if ids, err = b.domo.GroupMembers(ctx, id); err != nil {
-			return domo.Group{}, nil, nil, upstream(err, kindGroup, sid)
-		}
-	}
-	sh, err := b.loadGroupShadow(ctx, id)
+	rec, _, err := b.loadUserRecord(ctx, uid)
 	if err != nil {
-		return domo.Group{}, nil, nil, err
+		return false, err
 	}
-	return g, ids, sh, nil
+	if rec.Hidden {
+		return false, nil
+	}
+	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	return true, nil
 }
 
-// Get reads a group from Domo: one call, plus one per 500 members when members are wanted.
-// Member names come from the index, never from a call per member.
-func (s *Groups) Get(ctx context.Context, sid string, opt scim.ReadOptions) (scim.Attributes, error) {
-	b := s.b
-	id, err := parseID(kindGroup, sid)
-	if err != nil {
-		return nil, err
-	}
-	g, ids, sh, err := b.fetchGroup(ctx, id, sid, opt.Members)
-	if err != nil {
-		return nil, err
-	}
-	mopt := b.options(ctx)
-	if opt.Members {
-		visible, _ := b.visibleMembers(ids)
-		b.refreshGroupIndex(g, sh, ids)
-		mg := mapping.GroupFromDomo(g, sh, visible, b.displayOf, mopt)
-		return mg.Attributes(mopt, true), nil
-	}
-	mg := mapping.GroupFromDomo(g, sh, nil, b.displayOf, mopt)
-	return mg.Attributes(mopt, false), nil
-}
-
-func (b *Bridge) refreshGroupIndex(g domo.Group, sh *mapping.GroupShadow, members []int64) {
-	b.index.PutGroup(b.groupEntry(g, sh, members, b.cfg.Mapping))
-}
-
-// checkMembers makes sure every id names a user the SCIM side may reference. The index
-// answers for known users; an id it does not know is asked of Domo once (the index may lag a
-// user created in Domo's UI minutes ago).
+// checkMembers makes sure every id names a user the SCIM side may reference; otherwise the
+// whole request fails with 400 invalidValue before anything is written.
 func (b *Bridge) checkMembers(ctx context.Context, ids []int64) error {
+	var unknown []int64
+	var bad []string
 	for _, uid := range ids {
 		if b.isProtected(uid, "") {
-			return scim.BadRequest(scim.TypeInvalidValue, "members: %d is not a user", uid)
+			bad = append(bad, strconv.FormatInt(uid, 10))
+		} else if _, ok := b.index.User(uid); !ok {
+			unknown = append(unknown, uid)
 		}
-		if _, ok := b.index.User(uid); ok {
-			continue
+	}
+	admitted, errs := b.admitUsers(ctx, unknown)
+	for i, uid := range unknown {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		d, err := b.domo.GetUser(ctx, uid)
-		if err != nil {
-			if isNotFound(err) {
-				return scim.BadRequest(scim.TypeInvalidValue, "members: %d is not a user", uid)
-			}
-			return upstream(err, kindUser, strconv.FormatInt(uid, 10))
+		if !admitted[i] {
+			bad = append(bad, strconv.FormatInt(uid, 10))
 		}
-		rec, _, err := b.loadUserRecord(ctx, uid)
-		if err != nil {
-			return err
-		}
-		if rec.Hidden || b.isProtected(d.ID, d.Email) {
-			return scim.BadRequest(scim.TypeInvalidValue, "members: %d is not a user", uid)
-		}
-		b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return scim.BadRequest(scim.TypeInvalidValue, "members: %s not a user; nothing was changed", listIDs(bad))
 	}
 	return nil
 }
 
+// listIDs names a few ids for an error detail: `"1", "2" are` or `"1" is`.
+func listIDs(ids []string) string {
+	const most = 5
+	q := make([]string, 0, most)
+	for _, id := range ids[:min(len(ids), most)] {
+		q = append(q, strconv.Quote(id))
+	}
+	s := strings.Join(q, ", ")
+	if len(ids) > most {
+		s += fmt.Sprintf(" and %d more", len(ids)-most)
+	}
+	if len(ids) == 1 {
+		return s + " is"
+	}
+	return s + " are"
+}
+
+// memberIDs returns the Domo user ids of g's members, ascending and unique.
 func memberIDs(g mapping.Group) ([]int64, error) {
 	ids := make([]int64, 0, len(g.Members))
 	for _, m := range g.Members {
@@ -173,21 +274,134 @@ func memberIDs(g mapping.Group) ([]int64, error) {
 	return slices.Compact(ids), nil
 }
 
-// Create adds a group, then its initial members.
+// membersOf lists ids as members carrying the displays the IdP wrote for them, for the shadow.
+func membersOf(ids []int64, displays map[string]string) []mapping.Member {
+	out := make([]mapping.Member, len(ids))
+	for i, id := range ids {
+		v := strconv.FormatInt(id, 10)
+		out[i] = mapping.Member{Value: v, Display: displays[v]}
+	}
+	return out
+}
+
+// idpDisplays picks the member displays the IdP wrote, which GET must give back as written.
+// shown holds what the bridge showed the IdP (the current view, whose displays come from the
+// shadow or the index); nil for a create, where every display is the IdP's. A display equal to
+// the one shown was not written by the IdP, so the shadow keeps what it had for that member.
+func idpDisplays(next []mapping.Member, shown map[string]string, prev *mapping.GroupShadow) map[string]string {
+	out := make(map[string]string)
+	for _, m := range next {
+		cur, wasShown := shown[m.Value]
+		switch {
+		case wasShown && m.Display == cur:
+			if prev != nil && prev.MemberDisplay[m.Value] != "" {
+				out[m.Value] = prev.MemberDisplay[m.Value]
+			}
+		case m.Display != "":
+			out[m.Value] = m.Display
+		}
+	}
+	return out
+}
+
+// readGroup reads a group fresh from Domo with its stored record. Deleted groups and the
+// hidden Default group are 404.
+func (b *Bridge) readGroup(ctx context.Context, id int64, sid string) (domo.Group, *groupRecord, error) {
+	g, err := b.domo.GetGroup(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			b.index.DeleteGroup(id)
+		}
+		return domo.Group{}, nil, upstream(err, kindGroup, sid)
+	}
+	if g.ID == 0 {
+		g.ID = id
+	}
+	if b.hiddenGroup(g) {
+		return domo.Group{}, nil, scim.NotFound(kindGroup, sid)
+	}
+	rec, err := b.loadGroupRecord(ctx, id)
+	if err != nil {
+		return domo.Group{}, nil, err
+	}
+	return g, rec, nil
+}
+
+// groupMembers lists a group's member ids. When Domo's GET carried userIds and they add up to
+// memberCount they are used as they are; otherwise the member list is paged, 500 ids a call.
+func (b *Bridge) groupMembers(ctx context.Context, g domo.Group) ([]int64, error) {
+	if len(g.UserIDs) > 0 && int64(len(g.UserIDs)) == g.MemberCount {
+		ids := make([]int64, len(g.UserIDs))
+		for i, u := range g.UserIDs {
+			ids[i] = int64(u)
+		}
+		return ids, nil
+	}
+	ids, err := b.domo.GroupMembers(ctx, g.ID)
+	if err != nil {
+		return nil, upstream(err, kindGroup, strconv.FormatInt(g.ID, 10))
+	}
+	return ids, nil
+}
+
+// indexGroup writes a group through to the index.
+func (b *Bridge) indexGroup(g domo.Group, rec *groupRecord, members []int64) {
+	b.index.PutGroup(b.groupEntry(g, rec.shadow(), members, b.cfg.Mapping))
+}
+
+// Get reads a group from Domo: one call, plus one per 500 members when members are wanted.
+// Member names come from the index, never from a call per member.
+func (s *Groups) Get(ctx context.Context, sid string, opt scim.ReadOptions) (scim.Attributes, error) {
+	b := s.b
+	id, err := parseID(kindGroup, sid)
+	if err != nil {
+		return nil, err
+	}
+	g, rec, err := b.readGroup(ctx, id, sid)
+	if err != nil {
+		return nil, err
+	}
+	mopt := b.options(ctx)
+	ig, indexed := b.index.Group(id)
+	if !opt.Members && indexed {
+		if ig.DisplayName != g.Name {
+			// Renamed in Domo's UI: filters by displayName must find the new name.
+			b.indexGroup(g, rec, ig.MemberIDs)
+		}
+		mg := mapping.GroupFromDomo(g, rec.shadow(), nil, nil, mopt)
+		return mg.Attributes(mopt, false), nil
+	}
+	// A group the index lacks (created in Domo's UI) is learnt whole, members included.
+	ids, err := b.groupMembers(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	b.indexGroup(g, rec, ids)
+	var visible []int64
+	if opt.Members {
+		visible, _ = b.visibleMembers(ids)
+	}
+	mg := mapping.GroupFromDomo(g, rec.shadow(), visible, b.displayOf, mopt)
+	return mg.Attributes(mopt, opt.Members), nil
+}
+
+// Create adds a group, then its initial members. A displayName another group holds (compared
+// case-insensitively) is 409, whether the index knows the group or only Domo does.
 func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	mg, err := mapping.GroupFromAttributes(attrs)
 	if err != nil {
 		return nil, upstream(err, kindGroup, "")
 	}
-	unlock := b.groupLocks.lock("name:" + strings.ToLower(mg.DisplayName))
-	defer unlock()
-	if b.groupNameTaken(mg.DisplayName, 0) {
-		return nil, scim.Conflict("a group named %q already exists", mg.DisplayName)
-	}
+	mg.DisplayName = strings.TrimSpace(mg.DisplayName) // Domo trims names; compare what it keeps
 	want, err := memberIDs(mg)
 	if err != nil {
 		return nil, err
+	}
+	unlock := b.groupLocks.lock("name:" + strings.ToLower(mg.DisplayName))
+	defer unlock()
+	if ig, ok := b.index.GroupByName(mg.DisplayName); ok {
+		return b.resumeCreate(ctx, ig.ID, mg, want)
 	}
 	if err := b.checkMembers(ctx, want); err != nil {
 		return nil, err
@@ -196,6 +410,11 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 	b.audit(ctx, kindGroup, g.ID, "POST /v1/groups", []string{"name"}, err)
 	if err != nil {
 		if isConflict(err) {
+			// The index lagged Domo: learn the group, so that the IdP's lookup by displayName
+			// finds it and it can link instead of creating again.
+			if id, ok := b.learnGroup(ctx, mg.DisplayName); ok {
+				return b.resumeCreate(ctx, id, mg, want)
+			}
 			return nil, scim.Conflict("a group named %q already exists", mg.DisplayName)
 		}
 		return nil, upstream(err, kindGroup, "")
@@ -203,20 +422,85 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 	if g.Name == "" {
 		g.Name = mg.DisplayName
 	}
-	sh := mapping.GroupShadowFor(mg, nil, b.now())
-	if err := b.saveGroupShadow(ctx, g.ID, sh); err != nil {
+	now := b.now()
+	rec := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: mg.ExternalID, Members: []mapping.Member{}}, nil, now), Pending: len(want) > 0}
+	if err := b.saveGroupRecord(ctx, g.ID, rec); err != nil {
+		// The group exists in Domo; losing the shadow costs externalId and timestamps only.
 		b.log.Error().Err(err).Int64("group", g.ID).Msg("group shadow not saved after create")
 	}
-	b.refreshGroupIndex(g, &sh, nil)
-	applied, err := b.changeMembers(ctx, g.ID, want, nil)
-	members := applyChanges(nil, want, nil, applied)
-	b.refreshGroupIndex(g, &sh, members)
+	b.indexGroup(g, &rec, nil)
+	if len(want) == 0 {
+		mopt := b.options(ctx)
+		out := mapping.GroupFromDomo(g, rec.shadow(), nil, nil, mopt)
+		return out.Attributes(mopt, true), nil
+	}
+	return b.commitGroup(ctx, g, &rec, nil, nil, mg, want, idpDisplays(mg.Members, nil, nil), true)
+}
+
+// resumeCreate answers a POST for a displayName that group id already holds: 409, unless the
+// bridge created that group for an earlier POST that failed part-way (the IdP never learnt
+// its id), in which case this POST, the IdP's retry, finishes the job.
+func (b *Bridge) resumeCreate(ctx context.Context, id int64, mg mapping.Group, want []int64) (scim.Attributes, error) {
+	conflict := scim.Conflict("a group named %q already exists", mg.DisplayName)
+	rec, err := b.loadGroupRecord(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	mopt := b.options(ctx)
-	out := mapping.GroupFromDomo(g, &sh, members, b.displayOf, mopt)
-	return out.Attributes(mopt, true), nil
+	if rec == nil || !rec.Pending {
+		return nil, conflict
+	}
+	sid := strconv.FormatInt(id, 10)
+	unlock := b.groupLocks.lock(sid)
+	defer unlock()
+	g, rec, err := b.readGroup(ctx, id, sid)
+	if err != nil {
+		if scimStatusOf(err) == http.StatusNotFound {
+			return nil, scim.Unavailable(time.Second, "a group of that name was deleted meanwhile; retry", err)
+		}
+		return nil, err
+	}
+	if rec == nil || !rec.Pending || !strings.EqualFold(g.Name, mg.DisplayName) {
+		return nil, conflict
+	}
+	if err := b.checkMembers(ctx, want); err != nil {
+		return nil, err
+	}
+	cur, err := b.groupMembers(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	visible, hidden := b.resolveMembers(ctx, cur)
+	return b.commitGroup(ctx, g, rec, visible, hidden, mg, want, idpDisplays(mg.Members, nil, nil), true)
+}
+
+// learnGroup finds the group Domo holds under name (case-insensitively) and indexes it with
+// its members. It runs after Domo refused a name the index thought free.
+func (b *Bridge) learnGroup(ctx context.Context, name string) (int64, bool) {
+	var found domo.Group
+	for g, err := range b.domo.Groups(ctx) {
+		if err != nil {
+			b.log.Warn().Err(err).Msg("group listing failed while looking up a taken name")
+			return 0, false
+		}
+		if g.Name == name {
+			found = g
+			break
+		}
+		if found.ID == 0 && strings.EqualFold(g.Name, name) {
+			found = g
+		}
+	}
+	if found.ID == 0 {
+		return 0, false
+	}
+	ids, err := b.groupMembers(ctx, found)
+	if err != nil {
+		b.log.Warn().Err(err).Int64("group", found.ID).Msg("members of a taken name not read")
+		return found.ID, true
+	}
+	rec, _ := b.loadGroupRecord(ctx, found.ID)
+	b.indexGroup(found, rec, ids)
+	return found.ID, true
 }
 
 func (b *Bridge) groupNameTaken(name string, self int64) bool {
@@ -224,9 +508,17 @@ func (b *Bridge) groupNameTaken(name string, self int64) bool {
 	return ok && g.ID != self
 }
 
+// isReplace reports whether the request is a PUT. A PUT that leaves out members keeps them:
+// wiping a Domo group because a body omitted an attribute is the failure IdP integrations
+// fear most, and a PUT that means "no members" can say "members": [].
+func isReplace(ctx context.Context) bool {
+	return strings.HasPrefix(scim.RequestInfo(ctx).Operation, http.MethodPut+" ")
+}
+
 // Update is PUT and PATCH on a group: the new member list is diffed against Domo's current
 // members and only the differences are sent, one call each; a rename is sent only when the
-// name changes. Nothing of a request is applied when any member id is not a user.
+// name changes. Nothing of a request is applied when any member id is not a user. Members the
+// SCIM side cannot see (protected users) are never removed.
 func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, opt scim.ReadOptions) (scim.Attributes, error) {
 	b := s.b
 	id, err := parseID(kindGroup, sid)
@@ -235,13 +527,17 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	}
 	unlock := b.groupLocks.lock(sid)
 	defer unlock()
-	g, cur, sh, err := b.fetchGroup(ctx, id, sid, true)
+	g, rec, err := b.readGroup(ctx, id, sid)
 	if err != nil {
 		return nil, err
 	}
-	visible, hidden := b.visibleMembers(cur)
+	cur, err := b.groupMembers(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	visible, hidden := b.resolveMembers(ctx, cur)
 	mopt := b.options(ctx)
-	curView := mapping.GroupFromDomo(g, sh, visible, b.displayOf, mopt)
+	curView := mapping.GroupFromDomo(g, rec.shadow(), visible, b.displayOf, mopt)
 	nextAttrs, err := apply(curView.Attributes(mopt, true))
 	if err != nil {
 		return nil, err
@@ -250,64 +546,107 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	if err != nil {
 		return nil, upstream(err, kindGroup, sid)
 	}
-	want, err := memberIDs(next)
-	if err != nil {
-		return nil, err
+	next.DisplayName = strings.TrimSpace(next.DisplayName)
+	want := visible
+	if next.Members != nil || !isReplace(ctx) {
+		if want, err = memberIDs(next); err != nil {
+			return nil, err
+		}
 	}
-	add, remove := diff(visible, want)
+	add, _ := diff(visible, want)
 	if err := b.checkMembers(ctx, add); err != nil {
 		return nil, err
 	}
-	if next.DisplayName != g.Name {
-		if g.Default {
-			return nil, scim.BadRequest(scim.TypeMutability, "Domo's Default group cannot be renamed")
-		}
-		if b.groupNameTaken(next.DisplayName, id) {
-			return nil, scim.Conflict("a group named %q already exists", next.DisplayName)
-		}
-		renamed, err := b.domo.RenameGroup(ctx, id, next.DisplayName)
-		b.audit(ctx, kindGroup, id, "PUT /v1/groups/"+sid, []string{"name"}, err)
-		if err != nil {
-			if isConflict(err) {
-				return nil, scim.Conflict("a group named %q already exists", next.DisplayName)
-			}
-			return nil, upstream(err, kindGroup, sid)
-		}
-		g.Name = next.DisplayName
-		if renamed.Name != "" {
-			g.Name = renamed.Name
-		}
+	shown := make(map[string]string, len(curView.Members))
+	for _, m := range curView.Members {
+		shown[m.Value] = m.Display
 	}
-	newSh := mapping.GroupShadowFor(next, sh, b.now())
-	applied, merr := b.changeMembers(ctx, id, add, remove)
-	// applied is the visible membership Domo now has: the old one plus what went through.
-	final := applyChanges(visible, add, remove, applied)
-	b.refreshGroupIndex(g, &newSh, append(slices.Clone(final), hidden...))
-	if sh == nil || !groupShadowEqual(*sh, newSh) {
-		if err := b.saveGroupShadow(ctx, id, newSh); err != nil {
+	return b.commitGroup(ctx, g, rec, visible, hidden, next, want, idpDisplays(next.Members, shown, rec.shadow()), opt.Members)
+}
+
+// commitGroup writes the desired state of a group read fresh from Domo: the rename if the name
+// changes, then one call per member that changes. It keeps the store and index in step with
+// what Domo holds afterwards, also when Domo failed part-way, and answers with the group.
+// displays are the member displays the IdP wrote. The caller holds the group's lock and has
+// checked the members to add.
+func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord, visible, hidden []int64, next mapping.Group, want []int64, displays map[string]string, withMembers bool) (scim.Attributes, error) {
+	if next.DisplayName != g.Name {
+		renamed, err := b.renameGroup(ctx, g, next.DisplayName)
+		if err != nil {
+			return nil, err
+		}
+		g = renamed
+	}
+	add, remove := diff(visible, want)
+	res := b.changeMembers(ctx, g.ID, add, remove)
+	if res.groupGone {
+		b.index.DeleteGroup(g.ID)
+		return nil, res.err(ctx)
+	}
+	final := res.after(visible, add, remove)
+	if res.uncertain {
+		// Some change may have reached Domo without its answer: ask Domo what it holds now.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resyncTimeout)
+		if ids, err := b.domo.GroupMembers(rctx, g.ID); err == nil {
+			res.settle(ids)
+			final, hidden = b.visibleMembers(ids)
+		} else {
+			b.log.Warn().Err(err).Int64("group", g.ID).Msg("members not re-read after an uncertain change; the index may lag Domo until the next read")
+		}
+		cancel()
+	}
+	merr := res.err(ctx)
+	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: next.ExternalID, Members: membersOf(final, displays)}, rec.shadow(), b.now())}
+	out.Pending = rec != nil && rec.Pending && merr != nil
+	b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
+	if rec == nil || !recordEqual(*rec, out) {
+		if err := b.saveGroupRecord(ctx, g.ID, out); err != nil {
+			if merr != nil {
+				return nil, merr
+			}
 			return nil, err
 		}
 	}
 	if merr != nil {
 		return nil, merr
 	}
-	out := mapping.GroupFromDomo(g, &newSh, final, b.displayOf, mopt)
-	return out.Attributes(mopt, opt.Members), nil
+	mopt := b.options(ctx)
+	mg := mapping.GroupFromDomo(g, out.shadow(), final, b.displayOf, mopt)
+	return mg.Attributes(mopt, withMembers), nil
 }
 
-func groupShadowEqual(a, b mapping.GroupShadow) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+// renameGroup renames a group in Domo. Domo's Default group is never renamed.
+func (b *Bridge) renameGroup(ctx context.Context, g domo.Group, name string) (domo.Group, error) {
+	sid := strconv.FormatInt(g.ID, 10)
+	if b.isDefault(g) {
+		return g, scim.BadRequest(scim.TypeMutability, "Domo's Default group cannot be renamed")
+	}
+	if b.groupNameTaken(name, g.ID) {
+		return g, scim.Conflict("a group named %q already exists", name)
+	}
+	renamed, err := b.domo.RenameGroup(ctx, g.ID, name)
+	b.audit(ctx, kindGroup, g.ID, "PUT /v1/groups/"+sid, []string{"name"}, err)
+	if err != nil {
+		if isConflict(err) {
+			b.learnGroup(ctx, name)
+			return g, scim.Conflict("a group named %q already exists", name)
+		}
+		return g, upstream(err, kindGroup, sid)
+	}
+	g.Name = name
+	if renamed.Name != "" {
+		g.Name = renamed.Name
+	}
+	return g, nil
 }
 
 // diff returns what to add to and remove from cur to reach want; both sorted.
 func diff(cur, want []int64) (add, remove []int64) {
-	c := map[int64]bool{}
+	c := make(map[int64]bool, len(cur))
 	for _, id := range cur {
 		c[id] = true
 	}
-	w := map[int64]bool{}
+	w := make(map[int64]bool, len(want))
 	for _, id := range want {
 		w[id] = true
 		if !c[id] {
@@ -324,107 +663,31 @@ func diff(cur, want []int64) (add, remove []int64) {
 	return add, remove
 }
 
-// memberChange is one membership call's outcome.
-type memberChange struct {
-	uid int64
-	add bool
-	err error
+// memberResult is the outcome of a batch of membership calls.
+type memberResult struct {
+	gid       int64
+	total     int
+	applied   map[int64]bool // user ids whose change Domo confirmed
+	failed    []memberChange // changes that failed (throttled, refused, outcome unknown)
+	gone      []int64        // adds Domo refused because the user no longer exists
+	unsent    int            // changes not sent before the request ran out of time
+	uncertain bool           // some call ended without telling whether it took effect
+	groupGone bool           // Domo no longer has the group
 }
 
-// changeMembers sends membership changes, several at a time (the Domo client paces them under
-// the tenant's budget). It returns the changes that succeeded as a set keyed by user id, and an
-// error that says truthfully how much was applied when something failed; an IdP retry then
-// finishes the job, because adding a member twice or removing a non-member is harmless.
-func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int64) (map[int64]bool, error) {
-	type job struct {
-		uid int64
-		add bool
-	}
-	jobs := make([]job, 0, len(add)+len(remove))
-	for _, u := range add {
-		jobs = append(jobs, job{u, true})
-	}
-	for _, u := range remove {
-		jobs = append(jobs, job{u, false})
-	}
-	applied := map[int64]bool{}
-	if len(jobs) == 0 {
-		return applied, nil
-	}
-	results := make(chan memberChange, len(jobs))
-	work := make(chan job)
-	var wg sync.WaitGroup
-	for range min(b.cfg.MemberWorkers, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				var err error
-				if j.add {
-					err = b.domo.AddGroupMember(ctx, gid, j.uid)
-					b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, j.uid), []string{"members"}, err)
-				} else {
-					err = b.domo.RemoveGroupMember(ctx, gid, j.uid)
-					if isNotFound(err) {
-						err = nil // not a member any more: the goal is reached
-					}
-					b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, j.uid), []string{"members"}, err)
-				}
-				results <- memberChange{j.uid, j.add, err}
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		for _, j := range jobs {
-			select {
-			case work <- j:
-			case <-ctx.Done():
-				return // the unsent changes are reported as not applied
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
-	var failed []memberChange
-	for r := range results {
-		if r.err != nil {
-			failed = append(failed, r)
-			continue
-		}
-		applied[r.uid] = true
-	}
-	if len(applied) == len(jobs) {
-		return applied, nil
-	}
-	first := ctx.Err()
-	if len(failed) > 0 {
-		first = failed[0].err
-	}
-	if first == nil {
-		first = fmt.Errorf("membership changes of group %d were not sent", gid)
-	}
-	e := upstream(first, kindGroup, strconv.FormatInt(gid, 10))
-	se, ok := e.(*scim.Error)
-	if !ok {
-		se = &scim.Error{Status: http.StatusBadGateway, Err: first}
-	}
-	se.Detail = fmt.Sprintf("applied %d of %d membership changes to group %d before Domo failed (%s); retry the request to finish", len(applied), len(jobs), gid, strings.TrimSuffix(se.Detail, "."))
-	return applied, se
-}
-
-// applyChanges computes the membership after a partially applied change.
-func applyChanges(cur, add, remove []int64, applied map[int64]bool) []int64 {
-	set := map[int64]bool{}
+// after computes the visible membership once res is applied to cur.
+func (res *memberResult) after(cur, add, remove []int64) []int64 {
+	set := make(map[int64]bool, len(cur)+len(add))
 	for _, id := range cur {
 		set[id] = true
 	}
 	for _, id := range add {
-		if applied[id] {
+		if res.applied[id] {
 			set[id] = true
 		}
 	}
 	for _, id := range remove {
-		if applied[id] {
+		if res.applied[id] {
 			delete(set, id)
 		}
 	}
@@ -436,7 +699,192 @@ func applyChanges(cur, add, remove []int64, applied map[int64]bool) []int64 {
 	return out
 }
 
-// Delete removes a group in Domo. Domo's Default group is never deleted.
+// settle takes Domo's members, read after an uncertain outcome, as the truth: a failed change
+// Domo holds anyway was applied.
+func (res *memberResult) settle(members []int64) {
+	in := make(map[int64]bool, len(members))
+	for _, id := range members {
+		in[id] = true
+	}
+	kept := res.failed[:0]
+	for _, f := range res.failed {
+		if in[f.uid] == f.add {
+			res.applied[f.uid] = true
+			continue
+		}
+		kept = append(kept, f)
+	}
+	res.failed = kept
+	res.uncertain = false
+}
+
+// memberChange is one membership call and its outcome.
+type memberChange struct {
+	uid int64
+	add bool
+	err error
+}
+
+// changeMembers sends membership changes, several at a time (the Domo client paces them under
+// the tenant's budget). Every change is attempted even when some fail, so a failure costs only
+// itself. The result says which went through; an IdP retry then finishes the job, because the
+// retry diffs against Domo's members again and sends only what is still missing.
+func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int64) *memberResult {
+	jobs := make([]memberChange, 0, len(add)+len(remove))
+	for _, u := range add {
+		jobs = append(jobs, memberChange{uid: u, add: true})
+	}
+	for _, u := range remove {
+		jobs = append(jobs, memberChange{uid: u})
+	}
+	res := &memberResult{gid: gid, total: len(jobs), applied: make(map[int64]bool, len(jobs))}
+	if len(jobs) == 0 {
+		return res
+	}
+	results := make(chan memberChange, len(jobs))
+	work := make(chan memberChange)
+	var wg sync.WaitGroup
+	for range min(b.cfg.MemberWorkers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				if j.add {
+					j.err = b.domo.AddGroupMember(ctx, gid, j.uid)
+					b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, j.uid), []string{"members"}, j.err)
+				} else {
+					j.err = b.domo.RemoveGroupMember(ctx, gid, j.uid)
+					b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, j.uid), []string{"members"}, j.err)
+				}
+				results <- j
+			}
+		}()
+	}
+	sent := 0
+	func() {
+		defer close(work)
+		for _, j := range jobs {
+			select {
+			case work <- j:
+				sent++
+			case <-ctx.Done():
+				return // the unsent changes are reported as not applied
+			}
+		}
+	}()
+	wg.Wait()
+	close(results)
+	res.unsent = len(jobs) - sent
+
+	var notFound []int64 // adds Domo answered 404: the user, or the group, is gone
+	for r := range results {
+		switch {
+		case r.err == nil:
+			res.applied[r.uid] = true
+		case !r.add && isNotFound(r.err):
+			res.applied[r.uid] = true // not a member (any more): the goal is reached
+		case r.add && isNotFound(r.err):
+			notFound = append(notFound, r.uid)
+		default:
+			res.failed = append(res.failed, r)
+			if !definite(r.err) {
+				res.uncertain = true
+			}
+		}
+	}
+	if len(notFound) > 0 {
+		// Domo answers 404 for an unknown user and an unknown group alike: ask which.
+		_, err := b.domo.GetGroup(ctx, gid)
+		switch {
+		case isNotFound(err):
+			res.groupGone = true
+		case err != nil:
+			for _, u := range notFound {
+				res.failed = append(res.failed, memberChange{uid: u, add: true, err: err})
+			}
+		default:
+			slices.Sort(notFound)
+			res.gone = notFound
+			for _, u := range notFound {
+				b.index.DeleteUser(u)
+			}
+		}
+	}
+	return res
+}
+
+// refused reports whether Domo answered a call with a 4xx other than 429: sending it again
+// changes nothing.
+func refused(err error) bool {
+	var ae *domo.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests
+}
+
+// definite reports whether a failed call certainly did not take effect: Domo refused it (4xx),
+// or the budget ran out before it was sent.
+func definite(err error) bool {
+	var rl *domo.RateLimitError
+	if errors.As(err, &rl) {
+		return true
+	}
+	var ae *domo.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500
+}
+
+// err tells the IdP how much of a membership change was applied and why the rest was not; nil
+// when everything was. A failure a retry can overcome (throttling, Domo unavailable) sets the
+// status, so the IdP retries; users that no longer exist make it a 400, because no retry can
+// add them.
+func (res *memberResult) err(ctx context.Context) error {
+	sid := strconv.FormatInt(res.gid, 10)
+	if res.groupGone {
+		return scim.NotFound(kindGroup, sid)
+	}
+	if len(res.applied) == res.total {
+		return nil
+	}
+	var se *scim.Error
+	switch {
+	case len(res.failed) > 0:
+		cause := res.failed[0].err
+		var rl *domo.RateLimitError
+		for _, f := range res.failed {
+			if errors.As(f.err, &rl) {
+				cause = f.err
+				break
+			}
+		}
+		if !errors.As(upstream(cause, kindGroup, sid), &se) {
+			se = &scim.Error{Status: http.StatusBadGateway, Detail: "Domo failed", Err: cause}
+		}
+	case res.unsent > 0:
+		se = scim.Unavailable(unavailableRetry, "", ctx.Err())
+	default:
+		se = scim.BadRequest(scim.TypeInvalidValue, "")
+	}
+	var parts []string
+	if len(res.failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed (%s)", len(res.failed), strings.TrimSuffix(se.Detail, ".")))
+	}
+	if res.unsent > 0 {
+		parts = append(parts, fmt.Sprintf("%d were not sent before the request ran out of time", res.unsent))
+	}
+	if len(res.gone) > 0 {
+		ids := make([]string, len(res.gone))
+		for i, u := range res.gone {
+			ids[i] = strconv.FormatInt(u, 10)
+		}
+		parts = append(parts, "members: "+listIDs(ids)+" no longer a Domo user")
+	}
+	se.Detail = fmt.Sprintf("applied %d of %d membership changes to group %s; %s", len(res.applied), res.total, sid, strings.Join(parts, "; "))
+	if res.unsent > 0 || slices.ContainsFunc(res.failed, func(f memberChange) bool { return !refused(f.err) }) {
+		se.Detail += "; retry the request to finish"
+	}
+	return se
+}
+
+// Delete removes a group in Domo. Domo's Default group is never deleted. A tenant that refuses
+// to delete a non-empty group gets its members removed first, as Domo's own SDKs do.
 func (s *Groups) Delete(ctx context.Context, sid string) error {
 	b := s.b
 	id, err := parseID(kindGroup, sid)
@@ -445,34 +893,111 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 	}
 	unlock := b.groupLocks.lock(sid)
 	defer unlock()
-	if ig, ok := b.index.Group(id); ok && ig.Default {
-		if !b.cfg.ShowDefaultGroup {
-			return scim.NotFound(kindGroup, sid)
+	ig, indexed := b.index.Group(id)
+	if !indexed {
+		// Unknown to the index: read it, so the Default group is recognised whatever happens.
+		g, err := b.domo.GetGroup(ctx, id)
+		if err != nil {
+			if isNotFound(err) {
+				b.forgetGroup(ctx, id)
+				return scim.NotFound(kindGroup, sid)
+			}
+			return upstream(err, kindGroup, sid)
 		}
-		return scim.BadRequest(scim.TypeMutability, "Domo's Default group cannot be deleted")
-	}
-	g, err := b.domo.GetGroup(ctx, id)
-	if err != nil || g.Deleted {
-		if err == nil || isNotFound(err) {
-			b.index.DeleteGroup(id)
-			return scim.NotFound(kindGroup, sid)
+		if b.isDefault(g) {
+			return b.refuseDefault(sid, "deleted")
 		}
-		return upstream(err, kindGroup, sid)
-	}
-	if g.Default {
-		if b.hiddenGroup(g) {
-			return scim.NotFound(kindGroup, sid)
-		}
-		return scim.BadRequest(scim.TypeMutability, "Domo's Default group cannot be deleted")
+	} else if ig.Default {
+		return b.refuseDefault(sid, "deleted")
 	}
 	err = b.domo.DeleteGroup(ctx, id)
 	b.audit(ctx, kindGroup, id, "DELETE /v1/groups/"+sid, nil, err)
-	if err != nil && !isNotFound(err) {
+	var ae *domo.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		err = b.emptyAndDelete(ctx, id, err)
+	}
+	if err != nil {
+		if isNotFound(err) || scimStatusOf(err) == http.StatusNotFound {
+			b.forgetGroup(ctx, id)
+			return scim.NotFound(kindGroup, sid)
+		}
 		return upstream(err, kindGroup, sid)
 	}
+	b.forgetGroup(ctx, id)
+	return nil
+}
+
+// emptyAndDelete handles a 400 on a group delete: when the group has members, they are removed
+// and the delete repeated; an empty group's 400 stands.
+func (b *Bridge) emptyAndDelete(ctx context.Context, id int64, refused error) error {
+	ids, err := b.domo.GroupMembers(ctx, id)
+	if err != nil || len(ids) == 0 {
+		return refused
+	}
+	res := b.changeMembers(ctx, id, nil, ids)
+	err = res.err(ctx)
+	if err == nil {
+		err = b.domo.DeleteGroup(ctx, id)
+		b.audit(ctx, kindGroup, id, "DELETE /v1/groups/"+strconv.FormatInt(id, 10), nil, err)
+	}
+	if err != nil && !res.groupGone {
+		// The group stays, with fewer members: the index must say so.
+		if ig, ok := b.index.Group(id); ok {
+			ng := *ig
+			ng.MemberIDs = res.after(ig.MemberIDs, nil, ids)
+			b.index.PutGroup(ng)
+		}
+	}
+	return err
+}
+
+func (b *Bridge) forgetGroup(ctx context.Context, id int64) {
 	b.index.DeleteGroup(id)
 	if err := b.store.DeleteGroupShadow(context.WithoutCancel(ctx), id); err != nil {
 		b.log.Error().Err(err).Int64("group", id).Msg("group shadow not deleted")
 	}
-	return nil
+}
+
+// refuseDefault answers an attempt to delete or rename Domo's Default group: 404 while the
+// group is not shown, 400 mutability when it is.
+func (b *Bridge) refuseDefault(sid, what string) error {
+	if !b.cfg.ShowDefaultGroup {
+		return scim.NotFound(kindGroup, sid)
+	}
+	return scim.BadRequest(scim.TypeMutability, "Domo's Default group cannot be %s", what)
+}
+
+// syncUserGroups makes the index agree with the memberships Domo's own record of a user lists
+// (GET /v1/users/{id} carries them), so that the groups attribute of a user in lists matches
+// what a GET by id shows. groups nil means the record had none to tell.
+func (b *Bridge) syncUserGroups(uid int64, groups []domo.GroupRef) {
+	if groups == nil {
+		return
+	}
+	in := make(map[int64]bool, len(groups))
+	for _, g := range groups {
+		in[int64(g.ID)] = true
+		if _, ok := b.index.Group(int64(g.ID)); ok {
+			b.index.SetMembership(int64(g.ID), uid, true)
+		}
+	}
+	for _, gid := range b.index.UserGroups(uid) {
+		if !in[gid] {
+			b.index.SetMembership(gid, uid, false)
+		}
+	}
+}
+
+func recordEqual(a, b groupRecord) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+func scimStatusOf(err error) int {
+	var se *scim.Error
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 0
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/scimbridge/scimbridge/internal/domo"
 )
 
+// DefaultGroupName is the name of Domo's Default group, the ad hoc group every new user joins.
+const DefaultGroupName = "Default"
+
 // GroupShadow is what the bridge keeps about a group beyond what Domo holds (Domo v1 groups
 // have no externalId and no timestamps). The bridge stores it as JSON, keyed by the Domo id.
 type GroupShadow struct {
@@ -29,7 +32,9 @@ type GroupShadow struct {
 // the caller did not read them); display names a member the IdP gave no display for, and may
 // be nil.
 func GroupFromDomo(g domo.Group, sh *GroupShadow, memberIDs []int64, display func(userID int64) (string, bool), opt Options) Group {
-	out := Group{ID: g.ID, DisplayName: g.Name, Default: g.Default}
+	// Domo documents the default flag on list rows only; its Default group's name, which no
+	// other group can take, identifies it where the flag is missing.
+	out := Group{ID: g.ID, DisplayName: g.Name, Default: g.Default || g.Name == DefaultGroupName}
 	if sh != nil {
 		out.ExternalID = sh.ExternalID
 		out.Created = sh.Created

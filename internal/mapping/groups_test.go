@@ -46,6 +46,12 @@ func TestGroupFromDomo(t *testing.T) {
 	if bare.Members != nil || !bare.Default || bare.ExternalID != "" || !bare.Created.IsZero() {
 		t.Errorf("bare group %+v", bare)
 	}
+	if !GroupFromDomo(domo.Group{ID: 7, Name: "Default"}, nil, nil, nil, opt).Default {
+		t.Error("the group named Default is Domo's Default group even without the flag (GET by id omits it)")
+	}
+	if GroupFromDomo(domo.Group{ID: 8, Name: "default"}, nil, nil, nil, opt).Default {
+		t.Error("a group named default in another case is an ordinary group")
+	}
 	attrs := bare.Attributes(opt, true)
 	if _, ok := attrs["members"]; ok {
 		t.Error("empty members attribute present")
