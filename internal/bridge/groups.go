@@ -508,13 +508,6 @@ func (b *Bridge) groupNameTaken(name string, self int64) bool {
 	return ok && g.ID != self
 }
 
-// isReplace reports whether the request is a PUT. A PUT that leaves out members keeps them:
-// wiping a Domo group because a body omitted an attribute is the failure IdP integrations
-// fear most, and a PUT that means "no members" can say "members": [].
-func isReplace(ctx context.Context) bool {
-	return strings.HasPrefix(scim.RequestInfo(ctx).Operation, http.MethodPut+" ")
-}
-
 // Update is PUT and PATCH on a group: the new member list is diffed against Domo's current
 // members and only the differences are sent, one call each; a rename is sent only when the
 // name changes. Nothing of a request is applied when any member id is not a user. Members the
@@ -531,8 +524,12 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	if err != nil {
 		return nil, err
 	}
-	cur, err := b.groupMembers(ctx, g)
-	if err != nil {
+	var cur []int64
+	if ig, ok := b.index.Group(id); ok && opt.MembersUntouched {
+		// Nothing in the request can change members: the index's list serves the view and
+		// the diff stays empty, which saves paging a large group from Domo.
+		cur = slices.Clone(ig.MemberIDs)
+	} else if cur, err = b.groupMembers(ctx, g); err != nil {
 		return nil, err
 	}
 	visible, hidden := b.resolveMembers(ctx, cur)
@@ -547,8 +544,11 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 		return nil, upstream(err, kindGroup, sid)
 	}
 	next.DisplayName = strings.TrimSpace(next.DisplayName)
+	// A PUT that leaves out members keeps them: wiping a Domo group because a body omitted an
+	// attribute is the failure IdP integrations fear most, and a PUT that means "no members"
+	// can say "members": [].
 	want := visible
-	if next.Members != nil || !isReplace(ctx) {
+	if next.Members != nil || !opt.Replace {
 		if want, err = memberIDs(next); err != nil {
 			return nil, err
 		}

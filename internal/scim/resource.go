@@ -17,6 +17,12 @@ type ApplyFunc func(current Attributes) (Attributes, error)
 // costly reads (a group's members) the client excluded.
 type ReadOptions struct {
 	Members bool // include a group's members
+	// Replace marks a PUT: the ApplyFunc replaces the resource instead of patching it.
+	Replace bool
+	// MembersUntouched marks an update that cannot change a group's members (a PATCH whose
+	// operations never name them, such as Okta's re-sent rename), so the backend may take the
+	// current members from its index instead of paging them from Domo.
+	MembersUntouched bool
 }
 
 // Resources is what the HTTP layer needs from the store of one resource type. Every method

@@ -90,12 +90,14 @@ func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ifMatch := r.Header.Get("If-Match")
+	opt := h.readOptions(r, true)
+	opt.Replace = true
 	res, err := h.backend.Update(r.Context(), chi.URLParam(r, "id"), func(cur Attributes) (Attributes, error) {
 		if err := checkIfMatch(ifMatch, cur); err != nil {
 			return nil, err
 		}
 		return attrs, nil
-	}, h.readOptions(r, true))
+	}, opt)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -118,6 +120,8 @@ func (h *resources) patch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ifMatch := r.Header.Get("If-Match")
+	opt := h.readOptions(r, false)
+	opt.MembersUntouched = h.rt == GroupType && !touchesMembers(ops)
 	res, err := h.backend.Update(r.Context(), chi.URLParam(r, "id"), func(cur Attributes) (Attributes, error) {
 		if err := checkIfMatch(ifMatch, cur); err != nil {
 			return nil, err
@@ -125,7 +129,7 @@ func (h *resources) patch(w http.ResponseWriter, r *http.Request) {
 		next, quirks, err := ApplyPatch(h.rt, cur, ops)
 		noteQuirks(r, quirks)
 		return next, err
-	}, h.readOptions(r, false))
+	}, opt)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -188,7 +192,8 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 		noteQuirks(r, q.Filter.Quirks())
 	}
 	if h.rt == GroupType {
-		q.Members = Wants(h.rt, req.attributes, req.excluded, "members")
+		// Lists answer from the index; members only when the client names them.
+		q.Members = req.attributes != "" && Wants(h.rt, req.attributes, req.excluded, "members")
 	}
 	page, err := h.backend.List(r.Context(), q)
 	if err != nil {
@@ -206,6 +211,33 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 		"itemsPerPage": len(out),
 		"Resources":    out,
 	})
+}
+
+// touchesMembers reports whether any operation may change a group's members: a path that
+// starts with members, or a path-less value that names them.
+func touchesMembers(ops []PatchOp) bool {
+	for _, op := range ops {
+		if op.Path == "" {
+			m, ok := op.Value.(map[string]any)
+			if !ok {
+				return true
+			}
+			for k := range m {
+				if strings.EqualFold(k, "members") || strings.HasPrefix(strings.ToLower(k), "members.") || strings.HasPrefix(strings.ToLower(k), "members[") {
+					return true
+				}
+			}
+			continue
+		}
+		p := strings.ToLower(strings.TrimSpace(op.Path))
+		if i := strings.LastIndex(p, ":"); i >= 0 && !strings.Contains(p[:i], "[") {
+			p = p[i+1:]
+		}
+		if strings.HasPrefix(p, "members") {
+			return true
+		}
+	}
+	return false
 }
 
 func noteQuirks(r *http.Request, quirks []string) {

@@ -470,3 +470,26 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("Schemas/enterprise: %d %v", status, s)
 	}
 }
+
+func TestTouchesMembers(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want bool
+	}{
+		{`{"Operations":[{"op":"replace","value":{"id":"1","displayName":"x"}}]}`, false},
+		{`{"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`, false},
+		{`{"Operations":[{"op":"add","path":"members","value":[{"value":"1"}]}]}`, true},
+		{`{"Operations":[{"op":"remove","path":"members[value eq \"1\"]"}]}`, true},
+		{`{"Operations":[{"op":"remove","path":"urn:ietf:params:scim:schemas:core:2.0:Group:members"}]}`, true},
+		{`{"Operations":[{"op":"replace","value":{"displayName":"x","members":[]}}]}`, true},
+		{`{"Operations":[{"op":"replace","path":"externalId","value":"e"},{"op":"add","path":"Members","value":[{"value":"2"}]}]}`, true},
+	} {
+		ops, _, err := ParsePatch(GroupType, []byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		if got := touchesMembers(ops); got != tt.want {
+			t.Errorf("touchesMembers(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
