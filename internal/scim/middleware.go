@@ -23,6 +23,7 @@ type Info struct {
 	BaseURL   string // absolute base of the SCIM API for this request, e.g. https://host/scim/v2
 	Token     string // name of the bearer token used
 	Operation string // "PATCH /Users/123"
+	role      Role
 	upstream  atomic.Int64
 	err       *Error // the error answered, for the access log
 	quirks    []string
@@ -243,7 +244,7 @@ type Pauser interface {
 func pauseWrites(p Pauser) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !isSearch(r) {
+			if p != nil && !isRead(r) {
 				if paused, retry := p.Paused(); paused {
 					writeError(w, r, Unavailable(retry, "provisioning is paused by the operator; retry later", nil))
 					return

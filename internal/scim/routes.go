@@ -14,9 +14,10 @@ import (
 //	all:      canonical path -> request info -> access log -> panic recovery
 //	public:   GET /healthz, GET /readyz, GET /metrics
 //	token:    + bearer auth -> body limit -> request timeout
-//	          /admin/v1/...          operator switches (pause, resume, breaker reset, status)
-//	          /scim/v2/...           + 503 until the index is loaded -> pause switch for writes
-//	                                 -> SCIM endpoints
+//	          /admin/v1/...          + writes by operator tokens only
+//	                                 -> operator switches (pause, resume, breaker reset, status)
+//	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
+//	                                 is loaded -> pause switch for writes -> SCIM endpoints
 func routes(cfg Config) http.Handler {
 	r := chi.NewRouter()
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
@@ -37,6 +38,7 @@ func routes(cfg Config) http.Handler {
 		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
 		if cfg.Admin != nil {
 			r.Route("/admin/v1", func(r chi.Router) {
+				r.Use(writesBy(RoleOperator))
 				r.Get("/status", adminStatus(cfg.Admin))
 				r.Post("/pause", adminPause(cfg.Admin))
 				r.Post("/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
@@ -44,7 +46,7 @@ func routes(cfg Config) http.Handler {
 			})
 		}
 		r.Route(Prefix, func(r chi.Router) {
-			r.Use(available(cfg.Available), pauseWrites(cfg.Pauser))
+			r.Use(writesBy(RoleProvision), available(cfg.Available), pauseWrites(cfg.Pauser))
 			d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
 			r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
 			r.Get("/ResourceTypes", d.resourceTypes)
