@@ -138,7 +138,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
-		tlsCfg, err := newTLSConfig(ctx, cfg.TLSCert, cfg.TLSKey, log)
+		tlsCfg, err := newTLSConfig(cfg.TLSCert, cfg.TLSKey, log)
 		if err != nil {
 			return err
 		}
