@@ -60,7 +60,27 @@ func startBridge(t *testing.T, sim *domosim.Sim, extraEnv map[string]string) *br
 // that trusts a test CA, for TLS).
 func startBridgeClient(t *testing.T, sim *domosim.Sim, extraEnv map[string]string, client *http.Client) *bridgeUnderTest {
 	t.Helper()
-	simSrv := httptest.NewServer(sim)
+	return launchBridge(t, sim, bridgeOptions{env: extraEnv, client: client})
+}
+
+// bridgeOptions vary how launchBridge starts the bridge.
+type bridgeOptions struct {
+	env     map[string]string
+	client  *http.Client                    // default http.DefaultClient
+	wrapSim func(http.Handler) http.Handler // sees every request the bridge sends to Domo
+}
+
+func launchBridge(t *testing.T, sim *domosim.Sim, o bridgeOptions) *bridgeUnderTest {
+	t.Helper()
+	extraEnv, client := o.env, o.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var simHandler http.Handler = sim
+	if o.wrapSim != nil {
+		simHandler = o.wrapSim(sim)
+	}
+	simSrv := httptest.NewServer(simHandler)
 	t.Cleanup(simSrv.Close)
 	opts := sim.Options()
 	env := map[string]string{
