@@ -27,6 +27,11 @@ Usage:
   scimbridge demo [flags]     run a Domo simulator and the bridge together on loopback
   scimbridge check [flags]    validate configuration, reach Domo, report, exit non-zero on any problem
   scimbridge audit [flags]    print the audit log of Domo writes from the state file (--since, --user, --json)
+  scimbridge pause --reason R stop provisioning writes on a running bridge (503 + Retry-After); reads go on
+  scimbridge resume           let provisioning writes through again
+  scimbridge breaker-reset    close the deprovision breaker
+  scimbridge status           show the running bridge's switches and index
+                              (these four: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
   scimbridge version          print the version
 
 Run "scimbridge <command> -h" for a command's flags.
@@ -48,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return check(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return audit(ctx, rest, getenv, stdout, stderr)
+	case "pause", "resume", "breaker-reset", "status":
+		return admin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "scimbridge", version())
 		return nil
