@@ -120,10 +120,13 @@ func accessLog(log zerolog.Logger, m *Metrics) func(http.Handler) http.Handler {
 			for _, q := range info.quirks {
 				m.observeQuirk(q)
 			}
+			// 503 is always deliberate (paused, breaker open, index loading, Domo down) and
+			// comes with Retry-After; errors are the 5xx nobody planned.
 			lvl := zerolog.InfoLevel
-			if status >= 500 {
+			switch {
+			case status >= 500 && status != http.StatusServiceUnavailable:
 				lvl = zerolog.ErrorLevel
-			} else if status >= 400 {
+			case status >= 400:
 				lvl = zerolog.WarnLevel
 			}
 			ev := log.WithLevel(lvl).

@@ -546,6 +546,43 @@ func TestPauseBlocksWritesOnly(t *testing.T) {
 	}
 }
 
+// TestAccessLogNamesRefusedRoutes: requests refused after authentication (paused, read-only,
+// loading) are logged and counted under their route, not a catch-all.
+func TestAccessLogNamesRefusedRoutes(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	f.paused = true
+	f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`)
+	f.call(t, "PATCH", "/scim/v2/Groups/7", srvReadOnly, `{"Operations":[]}`)
+	f.call(t, "POST", "/admin/v1/pause", srvToken, "")
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["message"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	want := []struct {
+		route  string
+		status float64
+		level  string
+	}{
+		{"/scim/v2/Users", 503, "warn"},
+		{"/scim/v2/Groups/{id}", 403, "warn"},
+		{"/admin/v1/pause", 403, "warn"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("access log: %v", lines)
+	}
+	for i, w := range want {
+		if lines[i]["route"] != w.route || lines[i]["status"] != w.status || lines[i]["level"] != w.level {
+			t.Errorf("line %d: %v, want %+v", i, lines[i], w)
+		}
+	}
+}
+
 func TestUnavailableUntilLoaded(t *testing.T) {
 	loaded := false
 	var mu sync.Mutex
