@@ -144,13 +144,20 @@ func TestAdminCommandErrors(t *testing.T) {
 	}
 }
 
+// httpURLOfClosedPort is a loopback URL nothing listens on.
 func httpURLOfClosedPort(t *testing.T) string {
+	t.Helper()
+	ln := listenLoopback(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func listenLoopback(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return ln
 }
