@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +160,49 @@ func TestMetricsFamilies(t *testing.T) {
 	for _, leak := range []string{testToken, sim.Options().ClientSecret} {
 		if strings.Contains(text, leak) {
 			t.Errorf("/metrics holds %q", leak)
+		}
+	}
+	checkREADMEMetrics(t, text)
+}
+
+// checkREADMEMetrics keeps the README's metrics table and the code in step: every series the
+// README names is exposed, and every scimbridge_ family exposed is in the README.
+func checkREADMEMetrics(t *testing.T, exposition string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	i := strings.Index(readme, "### Metrics")
+	if i < 0 {
+		t.Fatal("README.md has no Metrics section")
+	}
+	section := readme[i:]
+	if j := strings.Index(section[1:], "\n### "); j >= 0 {
+		section = section[:j+1]
+	}
+	name := regexp.MustCompile(`scimbridge_[a-z_]+`)
+	documented := map[string]bool{}
+	for _, n := range name.FindAllString(section, -1) {
+		documented[n] = true
+	}
+	exposed := map[string]bool{}
+	for _, line := range strings.Split(exposition, "\n") {
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			if n := strings.Fields(f)[0]; strings.HasPrefix(n, "scimbridge_") {
+				exposed[n] = true
+			}
+		}
+	}
+	for n := range documented {
+		if !exposed[n] {
+			t.Errorf("README documents %s, which /metrics does not expose", n)
+		}
+	}
+	for n := range exposed {
+		if !documented[n] {
+			t.Errorf("/metrics exposes %s, which the README's Metrics section does not document", n)
 		}
 	}
 }
