@@ -93,8 +93,10 @@ func (p *tokenProbe) status() (bool, map[string]any) {
 	return true, map[string]any{"token": "ok", "checkedAt": p.checked.UTC().Format(time.RFC3339)}
 }
 
-// readiness is /readyz: ready when the index is loaded and a Domo token is obtainable.
-func readiness(index scim.Readiness, probe *tokenProbe) scim.Readiness {
+// readiness is /readyz: ready when the SCIM API serves (available: the start-up load has
+// finished, not merely filled the index), the index is loaded and a Domo token is obtainable.
+// /readyz must never say ready while the SCIM API would still answer 503.
+func readiness(index scim.Readiness, available func() bool, probe *tokenProbe) scim.Readiness {
 	return func(ctx context.Context) (bool, map[string]any) {
 		ready, details := index(ctx)
 		if details == nil {
@@ -102,6 +104,6 @@ func readiness(index scim.Readiness, probe *tokenProbe) scim.Readiness {
 		}
 		tokOK, tok := probe.status()
 		details["domo"] = tok
-		return ready && tokOK, details
+		return ready && available() && tokOK, details
 	}
 }

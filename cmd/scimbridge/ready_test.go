@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,9 @@ func TestTokenProbe(t *testing.T) {
 	}, zerolog.Nop())
 	set := func(err error) { mu.Lock(); next = err; mu.Unlock() }
 	indexReady := func(context.Context) (bool, map[string]any) { return true, map[string]any{"index": "x"} }
-	ready := readiness(indexReady, p)
+	var available atomic.Bool
+	available.Store(true)
+	ready := readiness(indexReady, available.Load, p)
 
 	steps := []struct {
 		name      string
@@ -55,9 +58,14 @@ func TestTokenProbe(t *testing.T) {
 	}
 
 	// The index not loaded is not ready whatever the token says.
-	notLoaded := readiness(func(context.Context) (bool, map[string]any) { return false, nil }, p)
+	notLoaded := readiness(func(context.Context) (bool, map[string]any) { return false, nil }, available.Load, p)
 	if ok, _ := notLoaded(context.Background()); ok {
 		t.Fatal("ready without an index")
+	}
+	// Nor is a bridge whose SCIM API does not serve yet (the start-up load still finishing).
+	available.Store(false)
+	if ok, _ := ready(context.Background()); ok {
+		t.Fatal("ready while the SCIM API answers 503")
 	}
 }
 

@@ -121,7 +121,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Logger:         log.With().Str("component", "http").Logger(),
 		Metrics:        scim.NewMetrics(reg),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Ready:          readiness(b.Ready, probe),
+		Ready:          readiness(b.Ready, loaded.Load, probe),
 		Available:      loaded.Load,
 		Pauser:         b,
 		Admin:          b,
