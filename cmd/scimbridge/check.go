@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -62,19 +64,32 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("%d problem(s) found", len(problems))
 	}
 	ok("Domo token obtained (customer %q, scope %q, API client owner %d protected)", tok.Customer, tok.Scope, tok.UserID)
+	if !slices.Contains(strings.Fields(tok.Scope), "user") {
+		bad("the Domo API client lacks the \"user\" scope (it has %q): give it the user scope in Domo's developer portal", tok.Scope)
+	}
 
 	roles := mapping.NewRoles(cfg.Roles)
-	users, unknownRoles := 0, map[string]int{}
+	users := 0
+	unknownRoles := map[string]int{}        // role name -> users
+	wrongIDs := map[string]map[int64]bool{} // role name -> ids Domo gives it, where the catalogue says otherwise
 	for u, err := range client.Users(cctx) {
 		if err != nil {
 			bad("listing Domo users: %v", err)
 			break
 		}
 		users++
-		if u.Role != "" {
-			if _, found := roles.Lookup(u.Role); !found {
-				unknownRoles[u.Role]++
+		if u.Role == "" {
+			continue
+		}
+		r, found := roles.Lookup(u.Role)
+		switch {
+		case !found:
+			unknownRoles[u.Role]++
+		case u.RoleID != 0 && int64(u.RoleID) != r.ID:
+			if wrongIDs[u.Role] == nil {
+				wrongIDs[u.Role] = map[int64]bool{}
 			}
+			wrongIDs[u.Role][int64(u.RoleID)] = true
 		}
 	}
 	ok("%d Domo users readable", users)
@@ -84,9 +99,24 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 			names = append(names, fmt.Sprintf("%q (%d users)", n, c))
 		}
 		sort.Strings(names)
-		bad("roles not in the catalogue, add them to SCIMBRIDGE_ROLES as Name=id: %v", names)
-	} else {
-		ok("every user's role is a known role")
+		bad("roles not in the catalogue, add them to SCIMBRIDGE_ROLES as Name=id: %s", strings.Join(names, ", "))
+	}
+	if len(wrongIDs) > 0 {
+		var msgs []string
+		for n, ids := range wrongIDs {
+			r, _ := roles.Lookup(n)
+			var got []string
+			for id := range ids {
+				got = append(got, fmt.Sprint(id))
+			}
+			sort.Strings(got)
+			msgs = append(msgs, fmt.Sprintf("%q is id %s in Domo, %d in the catalogue", n, strings.Join(got, "/"), r.ID))
+		}
+		sort.Strings(msgs)
+		bad("role ids differ from Domo's, fix SCIMBRIDGE_ROLES: %s", strings.Join(msgs, "; "))
+	}
+	if len(unknownRoles) == 0 && len(wrongIDs) == 0 {
+		ok("every user's role is a known role with the right id")
 	}
 	groups := 0
 	for _, err := range client.Groups(cctx) {

@@ -39,6 +39,7 @@ type Config struct {
 	ShowDefault     bool
 	RefreshInterval time.Duration
 	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
 	TLSCert         string
 	TLSKey          string
 	LogLevel        string
@@ -58,16 +59,9 @@ type setting struct {
 
 var settings = []setting{
 	{"addr", "SCIMBRIDGE_ADDR", ":8080", "listen address", false, func(c *Config, v string) error { c.Addr = v; return nil }},
-	{"token", "SCIMBRIDGE_TOKEN", "", "bearer token(s) the IdP must present, comma-separated; each may be named as name:token", true, func(c *Config, v string) error {
-		ts, err := parseTokens(v, false)
-		c.Tokens = append(c.Tokens, ts...)
-		return err
-	}},
-	{"readonly-token", "SCIMBRIDGE_READONLY_TOKEN", "", "read-only bearer token(s) (GET only) for auditors and monitors, same format", true, func(c *Config, v string) error {
-		ts, err := parseTokens(v, true)
-		c.Tokens = append(c.Tokens, ts...)
-		return err
-	}},
+	{"token", "SCIMBRIDGE_TOKEN", "", "bearer token(s) the IdP must present, comma- or newline-separated; each may be named as name:token", true, tokenSetting(scim.RoleProvision)},
+	{"readonly-token", "SCIMBRIDGE_READONLY_TOKEN", "", "read-only bearer token(s) (GET only) for auditors and monitors, same format", true, tokenSetting(scim.RoleReadOnly)},
+	{"admin-token", "SCIMBRIDGE_ADMIN_TOKEN", "", "operator bearer token(s) for /admin/v1 (pause, resume, breaker reset) and the pause, resume, breaker-reset and status commands, same format; they cannot provision", true, tokenSetting(scim.RoleOperator)},
 	{"domo-api-url", "SCIMBRIDGE_DOMO_API_URL", "https://api.domo.com", "Domo API base; the token endpoint is {base}/oauth/token", false, func(c *Config, v string) error { c.DomoAPIURL = v; return nil }},
 	{"domo-client-id", "SCIMBRIDGE_DOMO_CLIENT_ID", "", "Domo client id (scope user)", true, func(c *Config, v string) error { c.DomoClientID = strings.TrimSpace(v); return nil }},
 	{"domo-client-secret", "SCIMBRIDGE_DOMO_CLIENT_SECRET", "", "Domo client secret", true, func(c *Config, v string) error { c.DomoSecret = strings.TrimSpace(v); return nil }},
@@ -94,10 +88,18 @@ var settings = []setting{
 	{"show-default-group", "SCIMBRIDGE_SHOW_DEFAULT_GROUP", "false", "list Domo's Default group as a SCIM group (it is never renamed or deleted)", false, boolSetting(func(c *Config, b bool) { c.ShowDefault = b })},
 	{"refresh-interval", "SCIMBRIDGE_REFRESH_INTERVAL", "10m", "how often the index reloads users and groups from Domo; 0 disables", false, durSetting(func(c *Config, d time.Duration) { c.RefreshInterval = d })},
 	{"max-body-bytes", "SCIMBRIDGE_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)", false, intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
+	{"shutdown-timeout", "SCIMBRIDGE_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long requests in flight may finish before they are cancelled (they then answer 503 with Retry-After); keep it under the orchestrator's grace period", false, durSetting(func(c *Config, d time.Duration) { c.ShutdownTimeout = d })},
 	{"tls-cert", "SCIMBRIDGE_TLS_CERT", "", "TLS certificate file (PEM, full chain); empty serves plain HTTP (behind a TLS load balancer)", false, func(c *Config, v string) error { c.TLSCert = v; return nil }},
 	{"tls-key", "SCIMBRIDGE_TLS_KEY", "", "TLS private key file (PEM)", false, func(c *Config, v string) error { c.TLSKey = v; return nil }},
 	{"log-level", "SCIMBRIDGE_LOG_LEVEL", "info", "debug, info, warn or error", false, func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
 	{"log-format", "SCIMBRIDGE_LOG_FORMAT", "json", "json or console", false, func(c *Config, v string) error { c.LogFormat = strings.ToLower(v); return nil }},
+}
+
+func tokenSetting(role scim.Role) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		c.Tokens = append(c.Tokens, parseTokens(v, role)...)
+		return nil
+	}
 }
 
 func intSetting(f func(*Config, int)) func(*Config, string) error {
@@ -143,22 +145,23 @@ func splitList(v string) []string {
 	return out
 }
 
-// parseTokens reads "secret" or "name:secret" entries. Names let the access and audit logs say
-// which IdP app acted without ever printing a token.
-func parseTokens(v string, readOnly bool) ([]scim.Token, error) {
+// parseTokens reads "secret" or "name:secret" entries, separated by commas or newlines (a
+// _FILE holds one a line). Names let the access and audit logs say which IdP app acted
+// without ever printing a token.
+func parseTokens(v string, role scim.Role) []scim.Token {
 	var out []scim.Token
-	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
 		e = strings.TrimSpace(e)
 		if e == "" {
 			continue
 		}
-		t := scim.Token{Secret: e, ReadOnly: readOnly}
+		t := scim.Token{Secret: e, Role: role}
 		if name, secret, ok := strings.Cut(e, ":"); ok && validTokenName(name) {
 			t.Name, t.Secret = name, strings.TrimSpace(secret)
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return out
 }
 
 func validTokenName(s string) bool {
@@ -210,6 +213,10 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 		switch {
 		case set[s.flag]:
 			v, from = *vals[i], "flag --"+s.flag
+		case getenv(s.env) != "" && s.secret && getenv(s.env+"_FILE") != "":
+			// Which one wins would be a guess, and a rotated file silently ignored.
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; set one", s.env, s.env))
+			continue
 		case getenv(s.env) != "":
 			v, from = getenv(s.env), s.env
 		case s.secret && getenv(s.env+"_FILE") != "":
@@ -231,6 +238,15 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 	return c, errors.Join(errs...)
 }
 
+func hasRole(ts []scim.Token, r scim.Role) bool {
+	for _, t := range ts {
+		if t.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
@@ -244,7 +260,7 @@ func (c Config) Validate() error {
 		bad bool
 		msg string
 	}{
-		{len(c.Tokens) == 0, "no bearer token: set SCIMBRIDGE_TOKEN (or SCIMBRIDGE_TOKEN_FILE); the bridge refuses to run unauthenticated"},
+		{!hasRole(c.Tokens, scim.RoleProvision), "no bearer token: set SCIMBRIDGE_TOKEN (or SCIMBRIDGE_TOKEN_FILE); the bridge refuses to run unauthenticated"},
 		{len(c.Tokens) > 0 && tokErr != nil, fmt.Sprint(tokErr)},
 		{c.DomoClientID == "", "no Domo client id: set SCIMBRIDGE_DOMO_CLIENT_ID"},
 		{c.DomoSecret == "", "no Domo client secret: set SCIMBRIDGE_DOMO_CLIENT_SECRET (or SCIMBRIDGE_DOMO_CLIENT_SECRET_FILE)"},
@@ -259,6 +275,7 @@ func (c Config) Validate() error {
 		{c.RefreshInterval < 0, "SCIMBRIDGE_REFRESH_INTERVAL must not be negative"},
 		{c.RefreshInterval > 0 && c.RefreshInterval < 10*time.Second, "SCIMBRIDGE_REFRESH_INTERVAL below 10s would spend Domo's budget on reloading"},
 		{c.MaxBodyBytes < 1024, "SCIMBRIDGE_MAX_BODY_BYTES must be at least 1024"},
+		{c.ShutdownTimeout < time.Second, "SCIMBRIDGE_SHUTDOWN_TIMEOUT must be at least 1s"},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "SCIMBRIDGE_TLS_CERT and SCIMBRIDGE_TLS_KEY go together"},
 		{c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http"), "SCIMBRIDGE_BASE_URL must be an absolute http(s) URL"},
 		{c.LogFormat != "json" && c.LogFormat != "console", "SCIMBRIDGE_LOG_FORMAT must be json or console"},

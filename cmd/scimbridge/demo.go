@@ -20,10 +20,14 @@ import (
 // simulator, so a fixed, documented token makes the README's curl walk-through work verbatim.
 const demoToken = "scimbridge-demo-token"
 
+// demoAdminToken is the demo's operator token, for trying pause, resume and status.
+const demoAdminToken = "scimbridge-demo-admin-token"
+
 // demoOptions are the demo's own flags: where to listen, what to seed, the simulator's knobs.
 type demoOptions struct {
 	addr        string
 	token       string
+	adminToken  string
 	state       string
 	seedUsers   int
 	loginDomain string
@@ -44,6 +48,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address of the bridge (loopback)")
 	fs.StringVar(&o.token, "token", demoToken, "bearer token the demo accepts")
+	fs.StringVar(&o.adminToken, "admin-token", demoAdminToken, "operator token the demo accepts (pause, resume, breaker-reset, status)")
 	fs.StringVar(&o.state, "state", "", "state database file (default: a fresh temporary file, removed at exit)")
 	fs.IntVar(&o.seedUsers, "seed-users", 5, "users to seed in the simulated Domo tenant")
 	fs.StringVar(&o.loginDomain, "login-domain", "example.com", "Domo login domain for userNames that are not email addresses")
@@ -109,6 +114,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	env := map[string]string{
 		"SCIMBRIDGE_ADDR":               o.addr,
 		"SCIMBRIDGE_TOKEN":              o.token,
+		"SCIMBRIDGE_ADMIN_TOKEN":        o.adminToken,
 		"SCIMBRIDGE_DOMO_API_URL":       simURL,
 		"SCIMBRIDGE_DOMO_CLIENT_ID":     opts.ClientID,
 		"SCIMBRIDGE_DOMO_CLIENT_SECRET": opts.ClientSecret,
@@ -145,8 +151,9 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 
 Try:
   curl -s -H "Authorization: Bearer %s" "%s/Users?count=2"
+  SCIMBRIDGE_ADMIN_TOKEN=%s scimbridge status --url %s
 
 Stop with Ctrl-C.
-`, o.seedUsers, state, base, o.token, simURL, opts.ClientID, o.token, base)
+`, o.seedUsers, state, base, o.token, simURL, opts.ClientID, o.token, base, o.adminToken, addr)
 	})
 }

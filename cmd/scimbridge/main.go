@@ -26,6 +26,13 @@ Usage:
   scimbridge serve [flags]    serve SCIM in front of a Domo tenant (configuration from flags or SCIMBRIDGE_* variables)
   scimbridge demo [flags]     run a Domo simulator and the bridge together on loopback
   scimbridge check [flags]    validate configuration, reach Domo, report, exit non-zero on any problem
+  scimbridge audit [flags]    print the audit log of Domo writes from the state file (--since, --user, --json)
+  scimbridge pause --reason R stop provisioning writes on a running bridge (503 + Retry-After); reads go on
+  scimbridge resume           let provisioning writes through again
+  scimbridge breaker-reset    close the deprovision breaker
+  scimbridge status           show the running bridge's switches and index
+                              (these four: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
+  scimbridge healthcheck      probe the bridge on loopback (/healthz, --ready for /readyz); for container health checks
   scimbridge version          print the version
 
 Run "scimbridge <command> -h" for a command's flags.
@@ -45,6 +52,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return check(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return audit(ctx, rest, getenv, stdout, stderr)
+	case "pause", "resume", "breaker-reset", "status":
+		return admin(ctx, cmd, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "scimbridge", version())
 		return nil
@@ -56,8 +69,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// buildVersion is set at link time (-ldflags "-X main.buildVersion=v1.2.3") by builds that
+// have no VCS information, such as the Docker image.
+var buildVersion string
+
 // version is the module version and VCS revision the binary was built from.
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "(unknown)"

@@ -23,9 +23,13 @@ const testToken = "e2e-test-token-0123456789"
 // bridgeUnderTest is a bridge started through run() against a simulator.
 type bridgeUnderTest struct {
 	t      *testing.T
-	base   string // http://127.0.0.1:port
+	base   string // http://127.0.0.1:port (https with TLS)
 	sim    *domosim.Sim
+	simURL string
+	env    map[string]string // the environment run() was given
 	stderr *syncBuffer
+	client *http.Client
+	stop   func() error // cancels run's context and returns what run returned
 }
 
 type syncBuffer struct {
@@ -49,7 +53,34 @@ func (s *syncBuffer) String() string {
 // simulator, waits until it listens and /readyz says ready, and stops it when the test ends.
 func startBridge(t *testing.T, sim *domosim.Sim, extraEnv map[string]string) *bridgeUnderTest {
 	t.Helper()
-	simSrv := httptest.NewServer(sim)
+	return startBridgeClient(t, sim, extraEnv, http.DefaultClient)
+}
+
+// startBridgeClient is startBridge with the HTTP client every request of the test uses (one
+// that trusts a test CA, for TLS).
+func startBridgeClient(t *testing.T, sim *domosim.Sim, extraEnv map[string]string, client *http.Client) *bridgeUnderTest {
+	t.Helper()
+	return launchBridge(t, sim, bridgeOptions{env: extraEnv, client: client})
+}
+
+// bridgeOptions vary how launchBridge starts the bridge.
+type bridgeOptions struct {
+	env     map[string]string
+	client  *http.Client                    // default http.DefaultClient
+	wrapSim func(http.Handler) http.Handler // sees every request the bridge sends to Domo
+}
+
+func launchBridge(t *testing.T, sim *domosim.Sim, o bridgeOptions) *bridgeUnderTest {
+	t.Helper()
+	extraEnv, client := o.env, o.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var simHandler http.Handler = sim
+	if o.wrapSim != nil {
+		simHandler = o.wrapSim(sim)
+	}
+	simSrv := httptest.NewServer(simHandler)
 	t.Cleanup(simSrv.Close)
 	opts := sim.Options()
 	env := map[string]string{
@@ -73,15 +104,22 @@ func startBridge(t *testing.T, sim *domosim.Sim, extraEnv map[string]string) *br
 		done <- run(ctx, []string{"scimbridge", "serve"}, getenv, pw, stderr)
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(20 * time.Second):
+				runErr = fmt.Errorf("run did not return after cancel")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("run did not return after cancel")
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run returned %v", err)
 		}
 	})
 
@@ -102,7 +140,7 @@ func startBridge(t *testing.T, sim *domosim.Sim, extraEnv map[string]string) *br
 	case <-time.After(20 * time.Second):
 		t.Fatalf("bridge did not start listening\n%s", stderr.String())
 	}
-	b := &bridgeUnderTest{t: t, base: base, sim: sim, stderr: stderr}
+	b := &bridgeUnderTest{t: t, base: base, sim: sim, simURL: simSrv.URL, env: env, stderr: stderr, client: client, stop: stop}
 	b.waitReady()
 	return b
 }
@@ -112,7 +150,7 @@ func (b *bridgeUnderTest) waitReady() {
 	b.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(b.base + "/readyz")
+		resp, err := b.client.Get(b.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -148,7 +186,7 @@ func (b *bridgeUnderTest) do(method, path string, body any) (int, map[string]any
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}

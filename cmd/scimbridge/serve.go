@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,7 +108,12 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		return fmt.Errorf("read switches from state: %w", err)
 	}
 	registerBridgeMetrics(reg, idx, b)
+	probe := newTokenProbe(func(ctx context.Context) error {
+		_, err := client.Token(ctx)
+		return err
+	}, log.With().Str("component", "readiness").Logger())
 
+	var loaded atomic.Bool
 	handler := scim.NewHandler(scim.Config{
 		Users:          b.Users(),
 		Groups:         b.Groups(),
@@ -113,35 +121,31 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Logger:         log.With().Str("component", "http").Logger(),
 		Metrics:        scim.NewMetrics(reg),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Ready:          b.Ready,
-		Available:      func() bool { return idx.Stats().Loaded }, // the same signal as /readyz
+		Ready:          readiness(b.Ready, loaded.Load, probe),
+		Available:      loaded.Load,
 		Pauser:         b,
 		Admin:          b,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      70 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
-	}
+	// Requests run on a context of their own, not ctx: a SIGTERM stops new connections but
+	// lets requests in flight finish; only past the shutdown bound is this context cancelled.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv := newHTTPServer(handler, log, func(net.Listener) context.Context { return reqCtx })
 	scheme := "http"
 	if cfg.TLSCert != "" {
-		tlsCfg, err := newTLSConfig(ctx, cfg.TLSCert, cfg.TLSKey, log)
+		tlsCfg, err := newTLSConfig(cfg.TLSCert, cfg.TLSKey, log)
 		if err != nil {
 			return err
 		}
 		srv.TLSConfig = tlsCfg
 		scheme = "https"
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	serveErr := make(chan error, 1)
 	go func() {
@@ -167,10 +171,13 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	// SCIM API once the index can answer truthfully.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	var bg sync.WaitGroup
+	bg.Go(func() { probe.run(runCtx) })
+	bg.Go(func() {
 		for attempt := 1; ; attempt++ {
 			err := b.Start(runCtx)
 			if err == nil {
+				loaded.Store(true)
 				b.Run(runCtx)
 				return
 			}
@@ -185,21 +192,71 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 			case <-time.After(wait):
 			}
 		}
-	}()
+	})
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		if err != nil {
-			return fmt.Errorf("serve: %w", err)
+			runErr = fmt.Errorf("serve: %w", err)
 		}
 	}
-	log.Info().Msg("shutting down")
-	shutCtx, shutCancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer shutCancel()
 	cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdown(srv, cancelRequests, cfg.ShutdownTimeout, log)
+	waitBackground(&bg, 5*time.Second, log)
+	// The store closes (deferred above) only now, after the last request and background
+	// write: a clean close checkpoints SQLite's write-ahead log into the file.
+	return runErr
+}
+
+// newHTTPServer bounds every phase of a connection: headers, body, response and idle time.
+// The write bound is above scim.DefaultRequestTimeout so that a slow request still gets its
+// 429/503 answer out.
+func newHTTPServer(h http.Handler, log zerolog.Logger, base func(net.Listener) context.Context) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      scim.DefaultRequestTimeout + 20*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       base,
+		// TLS handshake failures and the like go to the JSON log, not bare lines on stderr.
+		ErrorLog: stdlog.New(log.With().Str("component", "http-server").Logger(), "", 0),
 	}
-	return nil
+}
+
+// shutdown stops accepting connections and waits up to grace for requests in flight. Requests
+// still running then have their contexts cancelled, so they answer 503 with Retry-After and
+// the IdP retries them, rather than having their connections cut; a few seconds later
+// whatever remains is closed.
+func shutdown(srv *http.Server, cancelRequests context.CancelFunc, grace time.Duration, log zerolog.Logger) {
+	log.Info().Dur("grace", grace).Msg("shutting down: no new connections, finishing requests in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err == nil {
+		log.Info().Msg("all requests finished")
+		return
+	}
+	log.Warn().Dur("grace", grace).Msg("requests still running after the shutdown bound; cancelling them")
+	cancelRequests()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := srv.Shutdown(ctx2); err != nil {
+		log.Error().Err(err).Msg("closing connections of requests that did not stop")
+		_ = srv.Close()
+	}
+}
+
+// waitBackground waits for the index loader and the token probe, which stop when their
+// context ends, but never longer than d: the process is exiting either way.
+func waitBackground(wg *sync.WaitGroup, d time.Duration, log zerolog.Logger) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		log.Warn().Dur("waited", d).Msg("background work did not stop in time")
+	}
 }

@@ -12,12 +12,39 @@ import (
 // years must not be guessable.
 const MinTokenLength = 16
 
-// Token is one bearer token an IdP or operator presents. Name is what logs and the audit log
-// record; the secret never leaves this package.
+// Role is what a bearer token may do. Every role may read (GET, POST .search, the admin
+// status); each kind of write belongs to exactly one role, so a leaked IdP token cannot reset
+// the deprovision breaker and an operator's token cannot provision.
+type Role int
+
+const (
+	// RoleProvision is an IdP app's token: SCIM writes.
+	RoleProvision Role = iota
+	// RoleReadOnly only reads: for auditors and monitors.
+	RoleReadOnly
+	// RoleOperator flips the switches under /admin/v1 (pause, resume, breaker reset).
+	RoleOperator
+)
+
+// String names the role as logs and errors show it.
+func (r Role) String() string {
+	switch r {
+	case RoleProvision:
+		return "provision"
+	case RoleReadOnly:
+		return "read-only"
+	case RoleOperator:
+		return "operator"
+	}
+	return fmt.Sprintf("Role(%d)", int(r))
+}
+
+// Token is one bearer token an IdP, a monitor or an operator presents. Name is what logs and
+// the audit log record; the secret never leaves this package.
 type Token struct {
-	Name     string
-	Secret   string
-	ReadOnly bool // GET only: for auditors and monitors
+	Name   string
+	Secret string
+	Role   Role
 }
 
 // Tokens is the set of accepted bearer tokens. Secrets are kept only as SHA-256 digests, so
@@ -27,13 +54,18 @@ type Tokens struct {
 }
 
 type tokenEntry struct {
-	name     string
-	digest   [sha256.Size]byte
-	readOnly bool
+	name   string
+	digest [sha256.Size]byte
+	role   Role
 }
 
+// defaultNames prefixes the generated name of an unnamed token, so logs still tell an IdP
+// from a monitor from an operator.
+var defaultNames = map[Role]string{RoleProvision: "token", RoleReadOnly: "readonly", RoleOperator: "admin"}
+
 // NewTokens validates the tokens: at least one, each at least MinTokenLength long after
-// trimming spaces, with unique names and secrets.
+// trimming spaces, with a known role and unique names and secrets. An unnamed token is named
+// after its role and position: token1, readonly1, admin1.
 func NewTokens(tokens []Token) (*Tokens, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("no bearer token configured")
@@ -41,11 +73,17 @@ func NewTokens(tokens []Token) (*Tokens, error) {
 	ts := &Tokens{}
 	names := map[string]bool{}
 	digests := map[[sha256.Size]byte]bool{}
-	for i, t := range tokens {
+	seen := map[Role]int{}
+	for _, t := range tokens {
+		prefix, ok := defaultNames[t.Role]
+		if !ok {
+			return nil, fmt.Errorf("bearer token %q has an unknown role %d", t.Name, int(t.Role))
+		}
+		seen[t.Role]++
 		secret := strings.TrimSpace(t.Secret)
 		name := strings.TrimSpace(t.Name)
 		if name == "" {
-			name = fmt.Sprintf("token%d", i+1)
+			name = fmt.Sprintf("%s%d", prefix, seen[t.Role])
 		}
 		if len(secret) < MinTokenLength {
 			return nil, fmt.Errorf("bearer token %q is shorter than %d characters", name, MinTokenLength)
@@ -58,7 +96,7 @@ func NewTokens(tokens []Token) (*Tokens, error) {
 			return nil, fmt.Errorf("bearer token %q has the same secret as another token", name)
 		}
 		names[name], digests[d] = true, true
-		ts.entries = append(ts.entries, tokenEntry{name: name, digest: d, readOnly: t.ReadOnly})
+		ts.entries = append(ts.entries, tokenEntry{name: name, digest: d, role: t.Role})
 	}
 	return ts, nil
 }
@@ -91,8 +129,9 @@ func (ts *Tokens) match(header string) (tokenEntry, bool) {
 	return found, hit == 1
 }
 
-// authenticate rejects requests without a valid bearer token with a SCIM 401, and read-only
-// tokens on anything but GET (and POST /.search, which only reads) with a 403.
+// authenticate rejects requests without a valid bearer token with a SCIM 401 and records the
+// token's name and role in the request's Info. What the role may do is decided per route
+// group by writesBy.
 func authenticate(ts *Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,14 +142,30 @@ func authenticate(ts *Tokens) func(http.Handler) http.Handler {
 				return
 			}
 			info := requestInfo(r.Context())
-			info.Token = tok.name
-			if tok.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && !isSearch(r) {
-				writeError(w, r, Errorf(http.StatusForbidden, "", "token %q is read-only", tok.name))
+			info.Token, info.role = tok.name, tok.role
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// writesBy lets every authenticated token read and only tokens of role write, answering
+// others with a SCIM 403 that names the token and the role needed, never a secret.
+func writesBy(role Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			info := requestInfo(r.Context())
+			if !isRead(r) && info.role != role {
+				writeError(w, r, Errorf(http.StatusForbidden, "", "token %q (%s) may not make this request; it needs a %s token", info.Token, info.role, role))
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// isRead reports whether a request only reads: GET, HEAD, and POST .search, which is a query.
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead || isSearch(r)
 }
 
 func isSearch(r *http.Request) bool {

@@ -23,6 +23,7 @@ type Info struct {
 	BaseURL   string // absolute base of the SCIM API for this request, e.g. https://host/scim/v2
 	Token     string // name of the bearer token used
 	Operation string // "PATCH /Users/123"
+	role      Role
 	upstream  atomic.Int64
 	err       *Error // the error answered, for the access log
 	quirks    []string
@@ -119,10 +120,13 @@ func accessLog(log zerolog.Logger, m *Metrics) func(http.Handler) http.Handler {
 			for _, q := range info.quirks {
 				m.observeQuirk(q)
 			}
+			// 503 is always deliberate (paused, breaker open, index loading, Domo down) and
+			// comes with Retry-After; errors are the 5xx nobody planned.
 			lvl := zerolog.InfoLevel
-			if status >= 500 {
+			switch {
+			case status >= 500 && status != http.StatusServiceUnavailable:
 				lvl = zerolog.ErrorLevel
-			} else if status >= 400 {
+			case status >= 400:
 				lvl = zerolog.WarnLevel
 			}
 			ev := log.WithLevel(lvl).
@@ -243,7 +247,7 @@ type Pauser interface {
 func pauseWrites(p Pauser) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !isSearch(r) {
+			if p != nil && !isRead(r) {
 				if paused, retry := p.Paused(); paused {
 					writeError(w, r, Unavailable(retry, "provisioning is paused by the operator; retry later", nil))
 					return

@@ -14,9 +14,13 @@ import (
 //	all:      canonical path -> request info -> access log -> panic recovery
 //	public:   GET /healthz, GET /readyz, GET /metrics
 //	token:    + bearer auth -> body limit -> request timeout
-//	          /admin/v1/...          operator switches (pause, resume, breaker reset, status)
-//	          /scim/v2/...           + 503 until the index is loaded -> pause switch for writes
-//	                                 -> SCIM endpoints
+//	          /admin/v1/...          + writes by operator tokens only
+//	                                 -> operator switches (pause, resume, breaker reset, status)
+//	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
+//	                                 is loaded -> pause switch for writes -> SCIM endpoints
+//
+// Middleware that can refuse a request after authentication sits in route groups, which chi
+// applies after matching, so the access log and metrics name the route of a refused request.
 func routes(cfg Config) http.Handler {
 	r := chi.NewRouter()
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
@@ -36,44 +40,50 @@ func routes(cfg Config) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
 		if cfg.Admin != nil {
-			r.Route("/admin/v1", func(r chi.Router) {
-				r.Get("/status", adminStatus(cfg.Admin))
-				r.Post("/pause", adminPause(cfg.Admin))
-				r.Post("/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
-				r.Post("/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
+			// Groups, not sub-routers, from here on: their middleware runs after the route is
+			// matched, so even refused requests are logged and counted under their route.
+			r.Group(func(r chi.Router) {
+				r.Use(writesBy(RoleOperator))
+				r.Get("/admin/v1/status", adminStatus(cfg.Admin))
+				r.Post("/admin/v1/pause", adminPause(cfg.Admin))
+				r.Post("/admin/v1/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
+				r.Post("/admin/v1/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
 			})
 		}
 		r.Route(Prefix, func(r chi.Router) {
-			r.Use(available(cfg.Available), pauseWrites(cfg.Pauser))
-			d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
-			r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
-			r.Get("/ResourceTypes", d.resourceTypes)
-			r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
-			r.Get("/Schemas", d.schemaList)
-			r.Get("/Schemas/{id}", d.schemaByID)
-			mountResources(r, &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults})
-			mountResources(r, &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults})
-			notImplemented := func(w http.ResponseWriter, r *http.Request) {
-				writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
-			}
-			r.HandleFunc("/Bulk", notImplemented)
-			r.HandleFunc("/Me", notImplemented)
-			r.Post("/.search", notImplemented)
+			r.Group(func(r chi.Router) {
+				r.Use(writesBy(RoleProvision), available(cfg.Available), pauseWrites(cfg.Pauser))
+				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
+				r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
+				r.Get("/ResourceTypes", d.resourceTypes)
+				r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
+				r.Get("/Schemas", d.schemaList)
+				r.Get("/Schemas/{id}", d.schemaByID)
+				mountResources(r, &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults})
+				mountResources(r, &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults})
+				notImplemented := func(w http.ResponseWriter, r *http.Request) {
+					writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
+				}
+				r.HandleFunc("/Bulk", notImplemented)
+				r.HandleFunc("/Me", notImplemented)
+				r.Post("/.search", notImplemented)
+			})
 		})
 	})
 	return canonicalPath(Prefix)(r)
 }
 
+// mountResources registers a resource type's endpoints flat, not as a sub-router, so the
+// group's middleware sees the full route pattern.
 func mountResources(r chi.Router, h *resources) {
-	r.Route(h.rt.Endpoint, func(r chi.Router) {
-		r.Get("/", h.list)
-		r.Post("/", h.create)
-		r.Post("/.search", h.search)
-		r.Get("/{id}", h.get)
-		r.Put("/{id}", h.replace)
-		r.Patch("/{id}", h.patch)
-		r.Delete("/{id}", h.delete)
-	})
+	e := h.rt.Endpoint
+	r.Get(e, h.list)
+	r.Post(e, h.create)
+	r.Post(e+"/.search", h.search)
+	r.Get(e+"/{id}", h.get)
+	r.Put(e+"/{id}", h.replace)
+	r.Patch(e+"/{id}", h.patch)
+	r.Delete(e+"/{id}", h.delete)
 }
 
 func adminStatus(a Admin) http.HandlerFunc {

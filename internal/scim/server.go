@@ -17,7 +17,8 @@ const (
 	Prefix                = "/scim/v2"
 )
 
-// Admin is the operator's control surface, served under /admin/v1 to non-read-only tokens.
+// Admin is the operator's control surface, served under /admin/v1: the status to every token,
+// the switches to operator tokens only.
 type Admin interface {
 	Status(ctx context.Context) (map[string]any, error)
 	Pause(ctx context.Context, reason string) error

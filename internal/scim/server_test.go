@@ -121,26 +121,71 @@ func (s *srvBackend) List(ctx context.Context, q Query) (Page, error) {
 
 const srvToken = "unit-test-token-0123456789"
 
+const (
+	srvReadOnly = "read-only-token-0123456789"
+	srvOperator = "operator-token-0123456789"
+)
+
 type srvFixture struct {
 	ts     *httptest.Server
 	users  *srvBackend
 	groups *srvBackend
+	mu     sync.Mutex
 	paused bool
+	reason string
+	resets int
 	logs   *strings.Builder
 }
 
-func (f *srvFixture) Paused() (bool, time.Duration) { return f.paused, time.Minute }
+func (f *srvFixture) Paused() (bool, time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paused, time.Minute
+}
+
+// The fixture is its own Admin, so the admin routes' wiring and authorisation are tested
+// without the bridge.
+func (f *srvFixture) Status(context.Context) (map[string]any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]any{"paused": f.paused, "pauseReason": f.reason, "resets": f.resets}, nil
+}
+
+func (f *srvFixture) Pause(_ context.Context, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paused, f.reason = true, reason
+	return nil
+}
+
+func (f *srvFixture) Resume(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paused, f.reason = false, ""
+	return nil
+}
+
+func (f *srvFixture) ResetBreaker(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resets++
+	return nil
+}
 
 func newSrvFixture(t *testing.T, mutate func(*Config)) *srvFixture {
 	t.Helper()
-	tokens, err := NewTokens([]Token{{Name: "okta", Secret: srvToken}, {Name: "auditor", Secret: "read-only-token-0123456789", ReadOnly: true}})
+	tokens, err := NewTokens([]Token{
+		{Name: "okta", Secret: srvToken},
+		{Name: "auditor", Secret: srvReadOnly, Role: RoleReadOnly},
+		{Name: "oncall", Secret: srvOperator, Role: RoleOperator},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &srvFixture{users: newSrvBackend(UserType), groups: newSrvBackend(GroupType), logs: &strings.Builder{}}
 	var mu sync.Mutex
 	cfg := Config{
-		Users: f.users, Groups: f.groups, Tokens: tokens, Pauser: f,
+		Users: f.users, Groups: f.groups, Tokens: tokens, Pauser: f, Admin: f,
 		Logger: zerolog.New(writerFunc(func(p []byte) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -200,13 +245,28 @@ func TestAuthentication(t *testing.T) {
 		{"valid", "GET", "/scim/v2/Users", "Bearer " + srvToken, 200},
 		{"scheme case-insensitive", "GET", "/scim/v2/Users", "bearer " + srvToken, 200},
 		{"unknown endpoint still needs a token", "GET", "/scim/v2/Nope", "", 401},
-		{"read-only token reads", "GET", "/scim/v2/Users", "Bearer read-only-token-0123456789", 200},
-		{"read-only token cannot write", "POST", "/scim/v2/Users", "Bearer read-only-token-0123456789", 403},
+		{"read-only token reads", "GET", "/scim/v2/Users", "Bearer " + srvReadOnly, 200},
+		{"read-only token searches", "POST", "/scim/v2/Users/.search", "Bearer " + srvReadOnly, 200},
+		{"read-only token cannot write", "POST", "/scim/v2/Users", "Bearer " + srvReadOnly, 403},
+		{"operator token reads", "GET", "/scim/v2/Users", "Bearer " + srvOperator, 200},
+		{"operator token cannot provision", "POST", "/scim/v2/Users", "Bearer " + srvOperator, 403},
 		{"health needs no token", "GET", "/healthz", "", 200},
+		{"readiness needs no token", "GET", "/readyz", "", 200},
+		{"admin status needs a token", "GET", "/admin/v1/status", "", 401},
+		{"IdP token reads the admin status", "GET", "/admin/v1/status", "Bearer " + srvToken, 200},
+		{"read-only token reads the admin status", "GET", "/admin/v1/status", "Bearer " + srvReadOnly, 200},
+		{"IdP token cannot reset the breaker", "POST", "/admin/v1/breaker/reset", "Bearer " + srvToken, 403},
+		{"IdP token cannot pause", "POST", "/admin/v1/pause", "Bearer " + srvToken, 403},
+		{"read-only token cannot pause", "POST", "/admin/v1/pause", "Bearer " + srvReadOnly, 403},
+		{"operator token resets the breaker", "POST", "/admin/v1/breaker/reset", "Bearer " + srvOperator, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, f.ts.URL+tt.path, strings.NewReader(`{"userName":"a@b.c"}`))
+			reqBody := `{"userName":"a@b.c"}`
+			if strings.HasPrefix(tt.path, "/admin") {
+				reqBody = ""
+			}
+			req, _ := http.NewRequest(tt.method, f.ts.URL+tt.path, strings.NewReader(reqBody))
 			if tt.header != "" {
 				req.Header.Set("Authorization", tt.header)
 			}
@@ -223,10 +283,59 @@ func TestAuthentication(t *testing.T) {
 			if tt.want == 401 && (body["status"] != "401" || body["detail"] == "" || resp.Header.Get("WWW-Authenticate") == "") {
 				t.Fatalf("401 body/header: %v %v", body, resp.Header)
 			}
+			if tt.want == 403 && (body["status"] != "403" || !strings.Contains(fmt.Sprint(body["detail"]), "needs a")) {
+				t.Fatalf("403 body: %v", body)
+			}
 		})
 	}
-	if strings.Contains(f.logs.String(), srvToken) {
-		t.Fatal("a token reached the log")
+	for _, secret := range []string{srvToken, srvReadOnly, srvOperator} {
+		if strings.Contains(f.logs.String(), secret) {
+			t.Fatal("a token reached the log")
+		}
+	}
+	if f.resets != 1 {
+		t.Fatalf("breaker resets = %d, want only the operator's", f.resets)
+	}
+}
+
+func TestAdminSwitches(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	status, body, _ := f.call(t, "POST", "/admin/v1/pause", srvOperator, `{"reason":"incident 42"}`)
+	if status != 200 || body["paused"] != true || body["pauseReason"] != "incident 42" {
+		t.Fatalf("pause: %d %v", status, body)
+	}
+	// Paused: IdP writes wait, reads go on.
+	if status, _, hdr := f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`); status != 503 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("write while paused: %d", status)
+	}
+	if status, _, _ := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 200 {
+		t.Fatalf("read while paused: %d", status)
+	}
+	if status, body, _ := f.call(t, "POST", "/admin/v1/pause", srvOperator, `not json`); status != 400 || body["scimType"] != "invalidSyntax" {
+		t.Fatalf("pause with a bad body: %d %v", status, body)
+	}
+	status, body, _ = f.call(t, "POST", "/admin/v1/resume", srvOperator, "")
+	if status != 200 || body["paused"] != false {
+		t.Fatalf("resume: %d %v", status, body)
+	}
+	if status, _, _ := f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`); status != 201 {
+		t.Fatalf("write after resume: %d", status)
+	}
+	if !strings.Contains(f.logs.String(), `"token":"oncall"`) {
+		t.Fatal("access log does not name the operator token")
+	}
+}
+
+func TestNewTokensDefaultNames(t *testing.T) {
+	ts, err := NewTokens([]Token{
+		{Secret: "0123456789abcdef-1"}, {Secret: "0123456789abcdef-2"},
+		{Secret: "0123456789abcdef-3", Role: RoleReadOnly}, {Secret: "0123456789abcdef-4", Role: RoleOperator},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ts.Names(), ","); got != "token1,token2,readonly1,admin1" {
+		t.Fatalf("names %s", got)
 	}
 }
 
@@ -240,6 +349,8 @@ func TestNewTokensValidation(t *testing.T) {
 		{"short", []Token{{Secret: " short "}}, "shorter than"},
 		{"duplicate secret", []Token{{Name: "a", Secret: "0123456789abcdefg"}, {Name: "b", Secret: "0123456789abcdefg"}}, "same secret"},
 		{"duplicate name", []Token{{Name: "a", Secret: "0123456789abcdefg"}, {Name: "a", Secret: "0123456789abcdefh"}}, "used twice"},
+		{"same secret in two roles", []Token{{Name: "a", Secret: "0123456789abcdefg"}, {Name: "b", Secret: "0123456789abcdefg", Role: RoleOperator}}, "same secret"},
+		{"unknown role", []Token{{Name: "a", Secret: "0123456789abcdefg", Role: Role(9)}}, "unknown role"},
 	} {
 		_, err := NewTokens(tt.tokens)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -386,7 +497,7 @@ func TestListEnvelope(t *testing.T) {
 		}
 	}
 	// POST .search takes the same query in a body, and read-only tokens may use it.
-	status, body, _ := f.call(t, "POST", "/scim/v2/Users/.search", "read-only-token-0123456789", `{"schemas":["`+URNSearch+`"],"startIndex":2,"count":5}`)
+	status, body, _ := f.call(t, "POST", "/scim/v2/Users/.search", srvReadOnly, `{"schemas":["`+URNSearch+`"],"startIndex":2,"count":5}`)
 	if status != 200 || body["itemsPerPage"] != float64(2) {
 		t.Fatalf(".search: %d %v", status, body)
 	}
@@ -432,6 +543,43 @@ func TestPauseBlocksWritesOnly(t *testing.T) {
 	}
 	if status, _, _ := f.call(t, "GET", "/scim/v2/Users", srvToken, ""); status != 200 {
 		t.Fatalf("paused read: %d", status)
+	}
+}
+
+// TestAccessLogNamesRefusedRoutes: requests refused after authentication (paused, read-only,
+// loading) are logged and counted under their route, not a catch-all.
+func TestAccessLogNamesRefusedRoutes(t *testing.T) {
+	f := newSrvFixture(t, nil)
+	f.paused = true
+	f.call(t, "POST", "/scim/v2/Users", srvToken, `{"userName":"a@b.c"}`)
+	f.call(t, "PATCH", "/scim/v2/Groups/7", srvReadOnly, `{"Operations":[]}`)
+	f.call(t, "POST", "/admin/v1/pause", srvToken, "")
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["message"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	want := []struct {
+		route  string
+		status float64
+		level  string
+	}{
+		{"/scim/v2/Users", 503, "warn"},
+		{"/scim/v2/Groups/{id}", 403, "warn"},
+		{"/admin/v1/pause", 403, "warn"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("access log: %v", lines)
+	}
+	for i, w := range want {
+		if lines[i]["route"] != w.route || lines[i]["status"] != w.status || lines[i]["level"] != w.level {
+			t.Errorf("line %d: %v, want %+v", i, lines[i], w)
+		}
 	}
 }
 

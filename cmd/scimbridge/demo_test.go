@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs `scimbridge demo` through run() and follows its banner: the SCIM URL and token
+// answer, and the printed status command works with the printed operator token.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"scimbridge", "demo", "--addr", "127.0.0.1:0", "--seed-users", "4"}, func(string) string { return "" }, pw, stderr)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("demo: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("demo did not stop")
+		}
+	}()
+	banner := make(chan map[string]string, 1)
+	go func() {
+		got := map[string]string{}
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if v, ok := strings.CutPrefix(line, "SCIM base URL:"); ok {
+				got["base"] = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "Bearer token:"); ok {
+				got["token"] = strings.TrimSpace(v)
+			}
+			if strings.HasPrefix(line, "SCIMBRIDGE_ADMIN_TOKEN=") {
+				got["status"] = line
+				banner <- got
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	var got map[string]string
+	select {
+	case got = <-banner:
+	case err := <-done:
+		t.Fatalf("demo exited: %v\n%s", err, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no banner\n%s", stderr.String())
+	}
+
+	// The demo prints its banner once listening; the index loads right after.
+	var body map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", got["base"]+"/Users?count=2", nil)
+		req.Header.Set("Authorization", "Bearer "+got["token"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo never served: %d %v", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond) // readiness poll
+	}
+	if body["totalResults"] != float64(4) {
+		t.Fatalf("demo users: %v", body)
+	}
+
+	// SCIMBRIDGE_ADMIN_TOKEN=... scimbridge status --url ...
+	fields := strings.Fields(got["status"])
+	tok := strings.TrimPrefix(fields[0], "SCIMBRIDGE_ADMIN_TOKEN=")
+	out, err := runAdmin(t, map[string]string{"SCIMBRIDGE_ADMIN_TOKEN": tok}, fields[2:]...)
+	if err != nil || !strings.Contains(out, "paused    no") {
+		t.Fatalf("%s: %v\n%s", got["status"], err, out)
+	}
+}
