@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -86,7 +87,7 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 }
 
 // Create adds a user: 409 when the userName or the Domo email is taken (from the index, and
-// from Domo itself), else one POST.
+// from Domo itself), else one POST, plus one PUT when Domo ignored a custom roleId.
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
@@ -114,10 +115,11 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 
 	unlock := b.userLocks.lock("email:" + strings.ToLower(upd.User.Email))
 	defer unlock()
-	d, err := b.domo.CreateUser(ctx, upd, b.cfg.SendInvite)
+	d, err := b.domo.CreateUser(ctx, wireUpdate(upd), b.cfg.SendInvite)
 	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
 	if err != nil {
 		if isConflict(err) {
+			b.learnUser(ctx, upd.User.Email)
 			return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 		return nil, upstream(err, kindUser, "")
@@ -129,14 +131,101 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if d.Locale == "" {
 		d.Locale = upd.User.Locale
 	}
+	d, roleErr := b.settleRole(ctx, d, upd)
 	rec.Shadow.Rebase(d)
+	if roleErr != nil && !roleApplied(d, upd.User) {
+		// The user exists with another role than the IdP asked for: make reads show Domo's
+		// role, so that the IdP's retry (a lookup, then a PUT or PATCH) sets it.
+		rec.Shadow.Basis.Role, rec.Shadow.Basis.RoleID = upd.User.Role, int64(upd.User.RoleID)
+	}
 	if err := b.saveUserRecord(ctx, d.ID, rec, u.ExternalID); err != nil {
 		// The user exists in Domo; losing the shadow degrades fidelity, not correctness.
 		b.log.Error().Err(err).Int64("user", d.ID).Msg("shadow not saved after create")
 	}
 	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	if roleErr != nil {
+		return nil, upstream(roleErr, kindUser, strconv.FormatInt(d.ID, 10))
+	}
 	_, out := b.view(ctx, d, rec)
 	return out, nil
+}
+
+// settleRole makes sure a created user has the role it was created with: POST /v1/users may
+// ignore roleId (Domo documents only role names there), which leaves a user meant to have a
+// custom role with the placeholder role, so one full PUT follows. It returns the user as Domo
+// holds it afterwards, and the PUT's error.
+func (b *Bridge) settleRole(ctx context.Context, d domo.User, upd domo.UserUpdate) (domo.User, error) {
+	if roleApplied(d, upd.User) {
+		return d, nil
+	}
+	sid := strconv.FormatInt(d.ID, 10)
+	resp, err := b.domo.UpdateUser(ctx, d.ID, wireUpdate(upd))
+	b.audit(ctx, kindUser, d.ID, "PUT /v1/users/"+sid, []string{domo.FieldRole, domo.FieldRoleID}, err)
+	if err != nil {
+		return d, fmt.Errorf("set the role of created user %d: %w", d.ID, err)
+	}
+	resp.Groups = d.Groups
+	if resp.ID == 0 {
+		resp.ID = d.ID
+	}
+	if resp.Timezone == "" {
+		resp.Timezone = d.Timezone
+	}
+	if resp.Locale == "" {
+		resp.Locale = d.Locale
+	}
+	if !roleApplied(resp, upd.User) {
+		b.log.Error().Int64("user", d.ID).Int64("role_id", int64(upd.User.RoleID)).Msg("Domo did not apply the custom role")
+	}
+	return resp, nil
+}
+
+// roleApplied reports whether Domo holds the role want names: by id when both have one, else
+// by name.
+func roleApplied(d domo.User, want domo.User) bool {
+	if want.RoleID != 0 && d.RoleID != 0 {
+		return want.RoleID == d.RoleID
+	}
+	return want.Role == "" || strings.EqualFold(d.Role, want.Role)
+}
+
+// systemRoles are the roles whose names Domo's v1 API accepts in "role".
+var systemRoles = mapping.NewRoles(nil)
+
+// placeholderRole is the role name sent along a custom roleId. Domo requires "role" on POST
+// and PUT but documents only system role names for it; roleId carries the custom role. It is
+// the least privileged documented name, so a tenant that ignores roleId grants no more.
+const placeholderRole = "Participant"
+
+// wireUpdate is an update as Domo accepts it: a custom role travels as its roleId with a
+// system role name, and a system role with its canonical name.
+func wireUpdate(upd domo.UserUpdate) domo.UserUpdate {
+	u := &upd.User
+	if u.RoleID == 0 {
+		return upd
+	}
+	if r, ok := systemRoles.ByID(int64(u.RoleID)); ok {
+		u.Role = r.Name
+	} else {
+		u.Role = placeholderRole
+	}
+	return upd
+}
+
+// learnUser indexes the Domo user that holds email after Domo called the email taken although
+// the index did not know it (the user was created in Domo's UI since the index loaded). The
+// IdP's next lookup then finds the user and links it, instead of creating it again and
+// getting 409 forever.
+func (b *Bridge) learnUser(ctx context.Context, email string) {
+	d, ok, err := b.domo.FindUserByEmail(ctx, email)
+	if err != nil || !ok || b.isProtected(d.ID, d.Email) {
+		return
+	}
+	rec, _, err := b.loadUserRecord(ctx, d.ID)
+	if err != nil || rec.Hidden {
+		return
+	}
+	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
 }
 
 // Update is PUT and PATCH: lock the user, read it fresh, let apply compute the desired SCIM
@@ -169,13 +258,13 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 			return nil, scim.Conflict("a user with userName %q already exists", next.UserName)
 		}
 	}
-	deactivate, reactivate := cur.Active && !next.Active, !cur.Active && next.Active
+	deactivate := cur.Active && !next.Active
 	if deactivate {
 		if err := b.allowDeprovision(ctx); err != nil {
 			return nil, err
 		}
 		if b.cfg.Policy == PolicyDelete {
-			if err := b.deleteUser(ctx, id, sid, rec); err != nil {
+			if err := b.deleteUser(ctx, id, sid); err != nil {
 				return nil, err
 			}
 			next.ID = id
@@ -193,65 +282,54 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 		}
 	}
 	newRec := &userRecord{Shadow: sh, Saved: rec.Saved}
-	var regroup []int64 // groups to re-join on reactivation
-	if b.cfg.Policy == PolicyDemote {
-		switch {
-		case deactivate:
-			newRec.Saved = &savedAccess{Role: upd.User.Role, RoleID: int64(upd.User.RoleID), Groups: b.nonDefaultGroups(d)}
-			if err := b.demoteRole(&upd); err != nil {
-				return nil, err
-			}
-		case !next.Active && rec.Saved != nil:
-			// Still inactive: keep the demoted role, but remember a role the IdP changed.
-			if upd.User.Role != d.Role {
-				newRec.Saved.Role, newRec.Saved.RoleID = upd.User.Role, int64(upd.User.RoleID)
-			}
-			upd.User.Role, upd.User.RoleID = d.Role, d.RoleID
-		case reactivate && rec.Saved != nil:
-			if len(next.Roles) == 0 {
-				upd.User.Role, upd.User.RoleID = rec.Saved.Role, domo.Int(rec.Saved.RoleID)
-			}
-			regroup = rec.Saved.Groups
-			newRec.Saved = nil
-		}
+	moves, err := b.planAccess(d, deactivate, next.Active, rec.Saved, newRec, &upd)
+	if err != nil {
+		return nil, err
 	}
 
 	resp := d
 	if changed := mapping.ChangedFields(upd, d); len(changed) > 0 {
-		resp, err = b.domo.UpdateUser(ctx, id, upd)
-		b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
-		if err != nil {
-			if isConflict(err) {
-				return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
-			}
-			return nil, upstream(err, kindUser, sid)
-		}
-		if resp.Groups == nil {
-			resp.Groups = d.Groups
-		}
-		if resp.ID == 0 {
-			resp.ID = id
-		}
-	}
-	if deactivate && b.cfg.Policy == PolicyDemote {
-		if err := b.leaveGroups(ctx, id, newRec.Saved.Groups); err != nil {
+		if resp, err = b.putUser(ctx, id, sid, upd, changed, d); err != nil {
 			return nil, err
 		}
-		resp.Groups = keepDefault(resp.Groups)
-	}
-	if len(regroup) > 0 {
-		b.joinGroups(ctx, id, regroup)
-		resp.Groups = nil // re-read from the index
 	}
 	newRec.Shadow.Rebase(resp)
+	moveErr := b.moveGroups(ctx, id, moves, newRec)
+	if moves.any() {
+		resp.Groups = nil // memberships changed: the index has them
+	}
 	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) {
-		if err := b.saveUserRecord(ctx, id, newRec, next.ExternalID); err != nil {
+		newRec.Shadow.Modified = b.now().UTC()
+		if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
 			return nil, err
 		}
 	}
 	b.index.PutUser(b.entry(resp, newRec, b.cfg.Mapping))
+	if moveErr != nil {
+		return nil, moveErr
+	}
 	_, out := b.view(ctx, resp, newRec)
 	return out, nil
+}
+
+// putUser sends one full record to Domo. Domo's "email taken" is 409 uniqueness.
+func (b *Bridge) putUser(ctx context.Context, id int64, sid string, upd domo.UserUpdate, changed []string, cur domo.User) (domo.User, error) {
+	resp, err := b.domo.UpdateUser(ctx, id, wireUpdate(upd))
+	b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
+	if err != nil {
+		if isConflict(err) {
+			b.learnUser(ctx, upd.User.Email)
+			return domo.User{}, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
+		}
+		return domo.User{}, upstream(err, kindUser, sid)
+	}
+	if resp.Groups == nil {
+		resp.Groups = cur.Groups
+	}
+	if resp.ID == 0 {
+		resp.ID = id
+	}
+	return resp, nil
 }
 
 // Delete removes the user in Domo. Afterwards every operation on the id is 404.
@@ -276,10 +354,10 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	if err := b.allowDeprovision(ctx); err != nil {
 		return err
 	}
-	return b.deleteUser(ctx, id, sid, rec)
+	return b.deleteUser(ctx, id, sid)
 }
 
-func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string, rec *userRecord) error {
+func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string) error {
 	err := b.domo.DeleteUser(ctx, id)
 	b.audit(ctx, kindUser, id, "DELETE /v1/users/"+sid, nil, err)
 	if err != nil {
