@@ -125,9 +125,10 @@ const replayToken = "replay-token-0123456789abcdef"
 
 // envOptions adjusts a replay environment.
 type envOptions struct {
-	sim    domosim.Options
-	domo   func(*domo.Config)
-	bridge func(*Config)
+	sim     domosim.Options
+	domo    func(*domo.Config)
+	bridge  func(*Config)
+	timeout time.Duration // the SCIM request timeout; default the handler's
 }
 
 // newReplayEnv starts the simulator, a Domo client with test-sized retries, a SQLite state
@@ -176,7 +177,7 @@ func newReplayEnv(t *testing.T, o envOptions) *replayEnv {
 	}
 	srv := httptest.NewServer(scim.NewHandler(scim.Config{
 		Users: b.Users(), Groups: b.Groups(), Tokens: tokens, Logger: zerolog.Nop(),
-		Ready: b.Ready, Pauser: b, Admin: b,
+		Ready: b.Ready, Pauser: b, Admin: b, RequestTimeout: o.timeout,
 	}))
 	t.Cleanup(srv.Close)
 	return &replayEnv{t: t, sim: sim, b: b, store: st, index: idx, srv: srv, vars: map[string]string{"base": srv.URL + scim.Prefix}}
