@@ -112,7 +112,7 @@ type replayChecks struct {
 
 // replayEnv is a bridge behind the real SCIM HTTP handler, on the simulator.
 type replayEnv struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *domosim.Sim
 	b     *Bridge
 	store *store.Store
@@ -133,7 +133,7 @@ type envOptions struct {
 
 // newReplayEnv starts the simulator, a Domo client with test-sized retries, a SQLite state
 // file, the bridge and scim.NewHandler, each on its own httptest server where HTTP is involved.
-func newReplayEnv(t *testing.T, o envOptions) *replayEnv {
+func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	t.Helper()
 	sim := domosim.New(o.sim)
 	simSrv := httptest.NewServer(sim)
@@ -641,7 +641,7 @@ func queryEscape(s string) string {
 }
 
 // simUserFrom applies Domo field names to values onto u, as an admin's edit.
-func simUserFrom(t *testing.T, m map[string]any, u domosim.SimUser) domosim.SimUser {
+func simUserFrom(t testing.TB, m map[string]any, u domosim.SimUser) domosim.SimUser {
 	t.Helper()
 	for k, v := range m {
 		s, _ := v.(string)

@@ -148,7 +148,7 @@ func splitRoute(route string) (method, tmpl string) {
 	return "", route
 }
 
-func mustID(t *testing.T, s string) int64 {
+func mustID(t testing.TB, s string) int64 {
 	t.Helper()
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
