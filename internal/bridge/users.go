@@ -133,11 +133,9 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	}
 	d, roleErr := b.settleRole(ctx, d, upd)
 	rec.Shadow.Rebase(d)
-	if roleErr != nil && !roleApplied(d, upd.User) {
-		// The user exists with another role than the IdP asked for: make reads show Domo's
-		// role, so that the IdP's retry (a lookup, then a PUT or PATCH) sets it.
-		rec.Shadow.Basis.Role, rec.Shadow.Basis.RoleID = upd.User.Role, int64(upd.User.RoleID)
-	}
+	// When the role did not take, the user exists with another role than the IdP asked for:
+	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
+	distrustRole(&rec.Shadow, d, upd.User)
 	if err := b.saveUserRecord(ctx, d.ID, rec, u.ExternalID); err != nil {
 		// The user exists in Domo; losing the shadow degrades fidelity, not correctness.
 		b.log.Error().Err(err).Int64("user", d.ID).Msg("shadow not saved after create")
@@ -175,7 +173,7 @@ func (b *Bridge) settleRole(ctx context.Context, d domo.User, upd domo.UserUpdat
 		resp.Locale = d.Locale
 	}
 	if !roleApplied(resp, upd.User) {
-		b.log.Error().Int64("user", d.ID).Int64("role_id", int64(upd.User.RoleID)).Msg("Domo did not apply the custom role")
+		b.log.Error().Int64("user", d.ID).Int64("role_id", int64(upd.User.RoleID)).Msg("Domo ignored the roleId of a created user")
 	}
 	return resp, nil
 }
@@ -189,27 +187,38 @@ func roleApplied(d domo.User, want domo.User) bool {
 	return want.Role == "" || strings.EqualFold(d.Role, want.Role)
 }
 
-// systemRoles are the roles whose names Domo's v1 API accepts in "role".
-var systemRoles = mapping.NewRoles(nil)
+// namedRoles are the roles Domo documents by name for "role" on POST and PUT (Admin,
+// Privileged, Participant: "Role must match exactly, otherwise the API will throw an error").
+// Every other role, Editor and Social included, travels as its roleId.
+var namedRoles = map[int64]string{1: "Admin", 2: "Privileged", 4: "Participant"}
 
-// placeholderRole is the role name sent along a custom roleId. Domo requires "role" on POST
-// and PUT but documents only system role names for it; roleId carries the custom role. It is
-// the least privileged documented name, so a tenant that ignores roleId grants no more.
+// placeholderRole is the role name sent along a roleId. Domo requires "role" on POST and PUT
+// but documents only the names above for it; roleId carries the role. It is the least
+// privileged documented name, so a tenant that ignores roleId grants no more.
 const placeholderRole = "Participant"
 
-// wireUpdate is an update as Domo accepts it: a custom role travels as its roleId with a
-// system role name, and a system role with its canonical name.
+// wireUpdate is an update as Domo accepts it: a documented role by its exact name, any other
+// by its roleId with the placeholder name.
 func wireUpdate(upd domo.UserUpdate) domo.UserUpdate {
 	u := &upd.User
 	if u.RoleID == 0 {
 		return upd
 	}
-	if r, ok := systemRoles.ByID(int64(u.RoleID)); ok {
-		u.Role = r.Name
+	if name, ok := namedRoles[int64(u.RoleID)]; ok {
+		u.Role = name
 	} else {
 		u.Role = placeholderRole
 	}
 	return upd
+}
+
+// distrustRole makes reads show Domo's role when a write did not apply the role the IdP
+// asked for (a tenant that ignores roleId): the shadow would otherwise show the IdP's role
+// as if Domo had it, and the IdP would never send it again.
+func distrustRole(sh *mapping.UserShadow, after, want domo.User) {
+	if !roleApplied(after, want) {
+		sh.Basis.Role, sh.Basis.RoleID = want.Role, int64(want.RoleID)
+	}
 }
 
 // learnUser indexes the Domo user that holds email after Domo called the email taken although
@@ -294,6 +303,7 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 		}
 	}
 	newRec.Shadow.Rebase(resp)
+	distrustRole(&newRec.Shadow, resp, upd.User)
 	moveErr := b.moveGroups(ctx, id, moves, newRec)
 	if moves.any() {
 		resp.Groups = nil // memberships changed: the index has them

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
+	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
 )
 
@@ -188,5 +189,52 @@ func TestUserDeletedInDomoIs404(t *testing.T) {
 	}
 	if l := e.do("GET", "/Users?filter="+queryEscape(`userName eq "gone@example.com"`), nil); l.body["totalResults"] != float64(0) {
 		t.Errorf("the deleted user is still listed: %s", l.raw)
+	}
+}
+
+// TestRolesTravelAsDomoAcceptsThem: Domo documents only Admin, Privileged and Participant as
+// role names; any other role (Editor, Social, custom) is sent as its roleId with a documented
+// name, and a POST that ignores roleId is followed by one PUT. A tenant whose POST honours
+// roleId costs no PUT.
+func TestRolesTravelAsDomoAcceptsThem(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		honoured bool
+		role     string
+		wantID   int64
+		wantPuts int64
+	}{
+		{"documented name", false, "privileged", 2, 0},
+		{"Editor, roleId ignored on POST", false, "Editor", 3, 1},
+		{"custom, roleId ignored on POST", false, "Analyst Plus", 2097317660, 1},
+		{"custom, roleId honoured on POST", true, "analyst PLUS", 2097317660, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newReplayEnv(t, envOptions{
+				sim: domosim.Options{Seed: 25, RoleIDOnCreate: tc.honoured, AcceptedRoles: []string{"Admin", "Privileged", "Participant"},
+					CustomRoles: []domosim.Role{{ID: 2097317660, Name: "Analyst Plus"}}},
+				bridge: func(c *Config) { c.Mapping.Roles = mapping.NewRoles([]mapping.Role{{ID: 2097317660, Name: "Analyst Plus"}}) },
+			})
+			var a answer
+			calls := callsOf(e.sim, func() {
+				a = e.do("POST", "/Users", []byte(`{"userName":"r@example.com","roles":[{"value":"`+tc.role+`","primary":true}]}`))
+			})
+			if a.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", a.status, a.raw)
+			}
+			if got, _ := pointer(a.body, "/roles/0/value"); got != tc.role {
+				t.Errorf("roles read back %v, want %q as sent", got, tc.role)
+			}
+			u, _ := e.sim.UserByEmail("r@example.com")
+			if u.RoleID != tc.wantID || calls["PUT /v1/users/{id}"] != tc.wantPuts {
+				t.Fatalf("Domo role %d after %s, want %d with %d PUTs", u.RoleID, formatCalls(calls), tc.wantID, tc.wantPuts)
+			}
+			// Later writes of the user keep working and keep the role.
+			p := e.do("PATCH", "/Users/"+a.body["id"].(string), []byte(`{"Operations":[{"op":"replace","path":"title","value":"T"}]}`))
+			if u, _ := e.sim.UserByEmail("r@example.com"); p.status != http.StatusOK || u.RoleID != tc.wantID || u.Title != "T" {
+				t.Fatalf("patch: %d %s; Domo %+v", p.status, p.raw, u)
+			}
+		})
 	}
 }
