@@ -214,7 +214,9 @@ func TestRolesTravelAsDomoAcceptsThem(t *testing.T) {
 			e := newReplayEnv(t, envOptions{
 				sim: domosim.Options{Seed: 25, RoleIDOnCreate: tc.honoured, AcceptedRoles: []string{"Admin", "Privileged", "Participant"},
 					CustomRoles: []domosim.Role{{ID: 2097317660, Name: "Analyst Plus"}}},
-				bridge: func(c *Config) { c.Mapping.Roles = mapping.NewRoles([]mapping.Role{{ID: 2097317660, Name: "Analyst Plus"}}) },
+				bridge: func(c *Config) {
+					c.Mapping.Roles = mapping.NewRoles([]mapping.Role{{ID: 2097317660, Name: "Analyst Plus"}})
+				},
 			})
 			var a answer
 			calls := callsOf(e.sim, func() {
