@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/mapping"
@@ -50,7 +52,7 @@ func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *u
 	if b.isProtected(id, "") {
 		return domo.User{}, nil, scim.NotFound(kindUser, sid)
 	}
-	d, err := b.domo.GetUser(ctx, id)
+	d, err := b.getUser(ctx, id)
 	if err != nil {
 		if isNotFound(err) {
 			b.index.DeleteUser(id)
@@ -68,6 +70,47 @@ func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *u
 		return domo.User{}, nil, scim.NotFound(kindUser, sid)
 	}
 	return d, rec, nil
+}
+
+// Domo may not show a user it just created to reads for a moment (fides polls for it). A 404
+// for a user the bridge wrote within readAfterWriteGrace is taken for that lag and asked
+// again, for at most readAfterWriteWait; only then is the user gone. A user that reads back
+// deleted:true is gone at once.
+const (
+	readAfterWriteGrace = 30 * time.Second
+	readAfterWriteWait  = 3 * time.Second
+)
+
+// getUser reads a user from Domo, waiting out Domo's read-after-write lag.
+func (b *Bridge) getUser(ctx context.Context, id int64) (domo.User, error) {
+	d, err := b.domo.GetUser(ctx, id)
+	var ae *domo.APIError
+	if err == nil || !isNotFound(err) || !errors.As(err, &ae) || !b.recentlyWritten(ctx, id) {
+		return d, err
+	}
+	waited := time.Duration(0)
+	for wait := 50 * time.Millisecond; waited+wait <= readAfterWriteWait; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return d, err
+		case <-t.C:
+		}
+		waited += wait
+		d, err = b.domo.GetUser(ctx, id)
+		if err == nil || !isNotFound(err) || !errors.As(err, &ae) {
+			return d, err
+		}
+	}
+	return d, err
+}
+
+// recentlyWritten reports whether the bridge stored state for the user within
+// readAfterWriteGrace.
+func (b *Bridge) recentlyWritten(ctx context.Context, id int64) bool {
+	sh, ok, err := b.store.UserShadow(ctx, id)
+	return err == nil && ok && b.now().Sub(sh.Updated) < readAfterWriteGrace
 }
 
 // Get reads a user fresh from Domo (one call) and merges its shadow.
