@@ -231,3 +231,15 @@ func TestBreakerHaltsMassDeprovisioning(t *testing.T) {
 		t.Fatalf("DELETE after the reset: %d", d.status)
 	}
 }
+
+// TestPutWithoutActiveKeepsTheUserInactive: a PUT that leaves active out (curl, scripts) does
+// not reactivate a deprovisioned user.
+func TestPutWithoutActiveKeepsTheUserInactive(t *testing.T) {
+	d := newDemoteEnv(t, nil)
+	d.patch(deactivateOp, http.StatusOK)
+	p := d.do("PUT", "/Users/"+d.id, []byte(`{"userName":"dee@example.com","name":{"givenName":"Dee","familyName":"Mote"},"roles":[{"value":"Privileged","primary":true}],"title":"Lead"}`))
+	if p.status != http.StatusOK || p.body["active"] != false {
+		t.Fatalf("PUT without active: %d %s", p.status, p.raw)
+	}
+	d.wantAccess("after the PUT", "Social", nil)
+}

@@ -305,6 +305,11 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	if err != nil {
 		return nil, upstream(err, kindUser, sid)
 	}
+	if !hasAttr(nextAttrs, "active") {
+		// A PUT that leaves active out means no change: reading it as true would reactivate
+		// a deprovisioned user behind the IdP's back.
+		next.Active = cur.Active
+	}
 	if !strings.EqualFold(next.UserName, cur.UserName) {
 		if other, taken := b.index.UserByUserName(next.UserName); taken && other.ID != id {
 			return nil, scim.Conflict("a user with userName %q already exists", next.UserName)
@@ -363,6 +368,15 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	}
 	_, out := b.view(ctx, resp, newRec)
 	return out, nil
+}
+
+func hasAttr(attrs scim.Attributes, name string) bool {
+	for k, v := range attrs {
+		if strings.EqualFold(k, name) && v != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // putUser sends one full record to Domo. Domo's "email taken" is 409 uniqueness.
