@@ -240,3 +240,20 @@ func TestRolesTravelAsDomoAcceptsThem(t *testing.T) {
 		})
 	}
 }
+
+// TestSendInviteFollowsConfiguration: Domo emails an invitation only when the operator asked
+// for it; the default is off.
+func TestSendInviteFollowsConfiguration(t *testing.T) {
+	for _, invite := range []bool{false, true} {
+		t.Run(strconv.FormatBool(invite), func(t *testing.T) {
+			t.Parallel()
+			e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 26}, bridge: func(c *Config) { c.SendInvite = invite }})
+			if a := e.do("POST", "/Users", []byte(`{"userName":"invite@example.com"}`)); a.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", a.status, a.raw)
+			}
+			if got := len(e.sim.Invites()); got != map[bool]int{false: 0, true: 1}[invite] {
+				t.Fatalf("%d invites sent", got)
+			}
+		})
+	}
+}
