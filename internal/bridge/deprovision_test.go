@@ -158,10 +158,12 @@ func TestMarkPolicyLeavesDomoAlone(t *testing.T) {
 	a := e.do("POST", "/Users", []byte(`{"userName":"mark@example.com","roles":[{"value":"Editor"}]}`))
 	id := a.body["id"].(string)
 	before, _ := e.sim.User(mustID(t, id))
+	e.settle()
 	writes := writeRoutes(e.sim.Stats().ByRoute)
 	if p := e.do("PATCH", "/Users/"+id, []byte(deactivateOp)); p.status != http.StatusOK || p.body["active"] != false {
 		t.Fatalf("deactivate: %d %s", p.status, p.raw)
 	}
+	e.settle()
 	if after, _ := e.sim.User(mustID(t, id)); after != before || writeRoutes(e.sim.Stats().ByRoute) != writes {
 		t.Fatalf("mark changed Domo: %+v -> %+v", before, after)
 	}

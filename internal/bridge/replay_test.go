@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,7 @@ type replayEnv struct {
 	index *index.Index
 	srv   *httptest.Server
 	vars  map[string]string
+	sent  *atomic.Int64 // answers the Domo client got, token requests included
 }
 
 const replayToken = "replay-token-0123456789abcdef"
@@ -139,9 +141,18 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 	so := sim.Options()
+	sent := &atomic.Int64{}
 	dcfg := domo.Config{
 		BaseURL: simSrv.URL, ClientID: so.ClientID, ClientSecret: so.ClientSecret,
 		RatePerMinute: 600000, MaxAttempts: 2, MaxWait: 2 * time.Second, Logger: zerolog.Nop(),
+		// One page at a time: speculative pages would reach the simulator after the listing
+		// that asked for them ended, and land in a later step's call counts.
+		PageConcurrency: 1,
+		Hooks: domo.Hooks{Request: func(_ context.Context, _ string, status int, _ time.Duration) {
+			if status != 0 {
+				sent.Add(1)
+			}
+		}},
 	}
 	if o.domo != nil {
 		o.domo(&dcfg)
@@ -180,7 +191,20 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 		Ready: b.Ready, Pauser: b, Admin: b, RequestTimeout: o.timeout,
 	}))
 	t.Cleanup(srv.Close)
-	return &replayEnv{t: t, sim: sim, b: b, store: st, index: idx, srv: srv, vars: map[string]string{"base": srv.URL + scim.Prefix}}
+	return &replayEnv{t: t, sim: sim, b: b, store: st, index: idx, srv: srv, vars: map[string]string{"base": srv.URL + scim.Prefix}, sent: sent}
+}
+
+// settle waits until the simulator has counted every request the client got an answer to: it
+// counts a request after answering it, so a count taken at once may miss the last one.
+func (e *replayEnv) settle() {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.sim.Stats().Requests < e.sent.Load() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the simulator counted %d requests, the client sent %d", e.sim.Stats().Requests, e.sent.Load())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // answer is one HTTP answer of the bridge.
@@ -318,6 +342,7 @@ func (e *replayEnv) step(label string, st replayStep) {
 	t := e.t
 	t.Helper()
 	before, existed := e.domoUser(st.DomoUser)
+	e.settle()
 	calls := e.sim.Stats().ByRoute
 
 	var a answer
@@ -390,6 +415,7 @@ func (e *replayEnv) step(label string, st replayStep) {
 		}
 	}
 	if len(ck.DomoCalls) > 0 {
+		e.settle()
 		after := e.sim.Stats().ByRoute
 		for route, want := range ck.DomoCalls {
 			var got int64

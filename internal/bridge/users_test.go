@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -73,14 +74,16 @@ func TestOwnerIsProtected(t *testing.T) {
 }
 
 func TestNonCanonicalIDsAre404WithoutDomo(t *testing.T) {
-	tb := newTestBridge(t, domosim.New(domosim.Options{Seed: 9}), nil)
-	before := tb.sim.Stats().Requests
+	e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 9}})
+	e.settle()
+	before := e.sim.Stats().Requests
 	for _, id := range []string{"010101001010101011001010101011", "00919288221112222", "-5", "abc", "0", ""} {
-		if _, err := tb.users.Get(tb.ctx(), id, scim.ReadOptions{}); scimStatus(err) != http.StatusNotFound {
+		if _, err := e.b.Users().Get(context.Background(), id, scim.ReadOptions{}); scimStatus(err) != http.StatusNotFound {
 			t.Errorf("Get(%q): %v", id, err)
 		}
 	}
-	if n := tb.sim.Stats().Requests - before; n != 0 {
+	e.settle()
+	if n := e.sim.Stats().Requests - before; n != 0 {
 		t.Fatalf("%d Domo calls for ids that cannot exist", n)
 	}
 }
@@ -219,7 +222,7 @@ func TestRolesTravelAsDomoAcceptsThem(t *testing.T) {
 				},
 			})
 			var a answer
-			calls := callsOf(e.sim, func() {
+			calls := callsOf(e, func() {
 				a = e.do("POST", "/Users", []byte(`{"userName":"r@example.com","roles":[{"value":"`+tc.role+`","primary":true}]}`))
 			})
 			if a.status != http.StatusCreated {
