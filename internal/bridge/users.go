@@ -130,7 +130,8 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 }
 
 // Create adds a user: 409 when the userName or the Domo email is taken (from the index, and
-// from Domo itself), else one POST, plus one PUT when Domo ignored a custom roleId.
+// from Domo itself), else one POST, plus one PUT when Domo ignored the roleId of a role it
+// takes by id only (Editor, Social, custom roles).
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
