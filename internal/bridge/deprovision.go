@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -80,6 +82,99 @@ func (b *Bridge) demoteRole(upd *domo.UserUpdate) error {
 	return nil
 }
 
+// groupMoves are the membership changes the demote policy makes besides the PUT.
+type groupMoves struct {
+	leave, join []int64
+	// saved is the access to remember while leave or join is not finished.
+	saved savedAccess
+}
+
+func (m groupMoves) any() bool { return len(m.leave) > 0 || len(m.join) > 0 }
+
+// planAccess applies the demote policy to an update. On deactivation it saves the role and
+// the groups and demotes the user; while the user stays inactive it keeps the demoted role
+// and remembers a role the IdP changes meanwhile; once the user is active again it restores
+// what was saved. Saved access left behind by a deactivation or reactivation that failed
+// halfway is finished the same way, so the IdP's retry completes the job and no role or
+// group is forgotten. newRec.Saved becomes what the store keeps afterwards.
+func (b *Bridge) planAccess(d domo.User, deactivate, active bool, saved *savedAccess, newRec *userRecord, upd *domo.UserUpdate) (groupMoves, error) {
+	if b.cfg.Policy != PolicyDemote {
+		return groupMoves{}, nil
+	}
+	// idpRole: the IdP changed the role in this request (the mapping leaves Domo's otherwise).
+	idpRole := !sameRole(upd.User, d)
+	switch {
+	case deactivate:
+		s := savedAccess{Role: upd.User.Role, RoleID: int64(upd.User.RoleID), Groups: b.nonDefaultGroups(d)}
+		if saved != nil && !idpRole {
+			// An earlier attempt demoted already: the role it saved is the real one.
+			s.Role, s.RoleID = saved.Role, saved.RoleID
+		}
+		if saved != nil {
+			s.Groups = unionIDs(saved.Groups, s.Groups)
+		}
+		if err := b.demoteRole(upd); err != nil {
+			return groupMoves{}, err
+		}
+		newRec.Saved = &s
+		return groupMoves{leave: s.Groups, saved: s}, nil
+	case !active && saved != nil:
+		s := *saved
+		if idpRole {
+			s.Role, s.RoleID = upd.User.Role, int64(upd.User.RoleID)
+		}
+		upd.User.Role, upd.User.RoleID = d.Role, d.RoleID
+		newRec.Saved = &s
+	case active && saved != nil:
+		if !idpRole {
+			upd.User.Role, upd.User.RoleID = saved.Role, domo.Int(saved.RoleID)
+		}
+		newRec.Saved = nil
+		return groupMoves{join: saved.Groups, saved: savedAccess{Role: upd.User.Role, RoleID: int64(upd.User.RoleID)}}, nil
+	}
+	return groupMoves{}, nil
+}
+
+// sameRole compares two users' roles by id when both have one, else by name.
+func sameRole(a, b domo.User) bool {
+	if a.RoleID != 0 && b.RoleID != 0 {
+		return a.RoleID == b.RoleID
+	}
+	return strings.EqualFold(a.Role, b.Role)
+}
+
+func unionIDs(a, b []int64) []int64 {
+	out := slices.Clone(a)
+	for _, id := range b {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// moveGroups makes the membership changes of the demote policy, after the role change. When
+// one fails, newRec is set so that the IdP's retry finishes the job: the user reads as active
+// (the deactivation or reactivation is not done) with the access still to restore saved.
+func (b *Bridge) moveGroups(ctx context.Context, uid int64, m groupMoves, newRec *userRecord) error {
+	if len(m.leave) > 0 {
+		if err := b.leaveGroups(ctx, uid, m.leave); err != nil {
+			s := m.saved
+			newRec.Saved, newRec.Shadow.Inactive = &s, false
+			return err
+		}
+	}
+	if len(m.join) > 0 {
+		if failed, err := b.joinGroups(ctx, uid, m.join); err != nil {
+			s := m.saved
+			s.Groups = failed
+			newRec.Saved, newRec.Shadow.Inactive = &s, false
+			return err
+		}
+	}
+	return nil
+}
+
 // nonDefaultGroups lists the groups a user is in, except Domo's Default group, which every
 // user belongs to.
 func (b *Bridge) nonDefaultGroups(d domo.User) []int64 {
@@ -94,16 +189,6 @@ func (b *Bridge) nonDefaultGroups(d domo.User) []int64 {
 			}
 		}
 		out = append(out, int64(g.ID))
-	}
-	return out
-}
-
-func keepDefault(gs []domo.GroupRef) []domo.GroupRef {
-	var out []domo.GroupRef
-	for _, g := range gs {
-		if g.Name == "Default" {
-			out = append(out, g)
-		}
 	}
 	return out
 }
@@ -123,19 +208,20 @@ func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) err
 }
 
 // joinGroups puts a reactivated user back in its saved groups. Groups deleted meanwhile are
-// skipped; other failures are logged, because the user is already reactivated.
-func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) {
-	for _, gid := range groups {
+// skipped. On a failure it returns the groups not joined yet.
+func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) ([]int64, error) {
+	for i, gid := range groups {
 		err := b.domo.AddGroupMember(ctx, gid, uid)
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if err != nil {
-			if !isNotFound(err) {
-				b.log.Error().Err(err).Int64("user", uid).Int64("group", gid).Msg("could not restore group membership on reactivation")
+			if isNotFound(err) {
+				continue
 			}
-			continue
+			return slices.Clone(groups[i:]), upstream(err, kindGroup, fmt.Sprint(gid))
 		}
 		b.index.SetMembership(gid, uid, true)
 	}
+	return nil, nil
 }
 
 // ---- operator switches ----

@@ -13,8 +13,12 @@ import (
 	"github.com/scimbridge/scimbridge/internal/scim"
 )
 
-// unavailableRetry is what a client is told to wait when Domo keeps failing.
-const unavailableRetry = 30 * time.Second
+// Waits a client is told when Domo keeps failing, and when Domo refuses the bridge's
+// credentials (which takes an operator).
+const (
+	unavailableRetry = 30 * time.Second
+	credentialsRetry = 5 * time.Minute
+)
 
 // upstream translates a Domo or mapping error into the SCIM vocabulary. kind and id name the
 // resource for 404s. Errors that are already SCIM errors pass through.
@@ -40,7 +44,9 @@ func upstream(err error, kind, id string) error {
 	case errors.Is(err, domo.ErrConflict):
 		return &scim.Error{Status: http.StatusConflict, Type: scim.TypeUniqueness, Detail: "Domo already has a " + strings.ToLower(kind) + " with that identity", Err: err}
 	case errors.Is(err, domo.ErrUnauthorized):
-		return &scim.Error{Status: http.StatusBadGateway, Detail: "Domo refused the bridge's credentials; the operator must check them", Err: err}
+		// The IdP did nothing wrong and its request is fine: it should come back once the
+		// operator has fixed the credentials, not count the user as failed for good.
+		return scim.Unavailable(credentialsRetry, "Domo refused the bridge's credentials; the operator must check them", err)
 	case errors.Is(err, domo.ErrUnavailable):
 		return scim.Unavailable(unavailableRetry, "Domo is unavailable; retry later", err)
 	case errors.Is(err, context.DeadlineExceeded):

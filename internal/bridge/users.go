@@ -2,10 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/mapping"
@@ -49,7 +52,7 @@ func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *u
 	if b.isProtected(id, "") {
 		return domo.User{}, nil, scim.NotFound(kindUser, sid)
 	}
-	d, err := b.domo.GetUser(ctx, id)
+	d, err := b.getUser(ctx, id)
 	if err != nil {
 		if isNotFound(err) {
 			b.index.DeleteUser(id)
@@ -69,6 +72,47 @@ func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *u
 	return d, rec, nil
 }
 
+// Domo may not show a user it just created to reads for a moment (fides polls for it). A 404
+// for a user the bridge wrote within readAfterWriteGrace is taken for that lag and asked
+// again, for at most readAfterWriteWait; only then is the user gone. A user that reads back
+// deleted:true is gone at once.
+const (
+	readAfterWriteGrace = 30 * time.Second
+	readAfterWriteWait  = 3 * time.Second
+)
+
+// getUser reads a user from Domo, waiting out Domo's read-after-write lag.
+func (b *Bridge) getUser(ctx context.Context, id int64) (domo.User, error) {
+	d, err := b.domo.GetUser(ctx, id)
+	var ae *domo.APIError
+	if err == nil || !isNotFound(err) || !errors.As(err, &ae) || !b.recentlyWritten(ctx, id) {
+		return d, err
+	}
+	waited := time.Duration(0)
+	for wait := 50 * time.Millisecond; waited+wait <= readAfterWriteWait; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return d, err
+		case <-t.C:
+		}
+		waited += wait
+		d, err = b.domo.GetUser(ctx, id)
+		if err == nil || !isNotFound(err) || !errors.As(err, &ae) {
+			return d, err
+		}
+	}
+	return d, err
+}
+
+// recentlyWritten reports whether the bridge stored state for the user within
+// readAfterWriteGrace.
+func (b *Bridge) recentlyWritten(ctx context.Context, id int64) bool {
+	sh, ok, err := b.store.UserShadow(ctx, id)
+	return err == nil && ok && b.now().Sub(sh.Updated) < readAfterWriteGrace
+}
+
 // Get reads a user fresh from Domo (one call) and merges its shadow.
 func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.Attributes, error) {
 	b := s.b
@@ -86,7 +130,8 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 }
 
 // Create adds a user: 409 when the userName or the Domo email is taken (from the index, and
-// from Domo itself), else one POST.
+// from Domo itself), else one POST, plus one PUT when Domo ignored the roleId of a role it
+// takes by id only (Editor, Social, custom roles).
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
@@ -114,10 +159,11 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 
 	unlock := b.userLocks.lock("email:" + strings.ToLower(upd.User.Email))
 	defer unlock()
-	d, err := b.domo.CreateUser(ctx, upd, b.cfg.SendInvite)
+	d, err := b.domo.CreateUser(ctx, wireUpdate(upd), b.cfg.SendInvite)
 	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
 	if err != nil {
 		if isConflict(err) {
+			b.learnUser(ctx, upd.User.Email)
 			return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 		return nil, upstream(err, kindUser, "")
@@ -129,14 +175,110 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if d.Locale == "" {
 		d.Locale = upd.User.Locale
 	}
+	d, roleErr := b.settleRole(ctx, d, upd)
 	rec.Shadow.Rebase(d)
+	// When the role did not take, the user exists with another role than the IdP asked for:
+	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
+	distrustRole(&rec.Shadow, d, upd.User)
 	if err := b.saveUserRecord(ctx, d.ID, rec, u.ExternalID); err != nil {
 		// The user exists in Domo; losing the shadow degrades fidelity, not correctness.
 		b.log.Error().Err(err).Int64("user", d.ID).Msg("shadow not saved after create")
 	}
 	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	if roleErr != nil {
+		return nil, upstream(roleErr, kindUser, strconv.FormatInt(d.ID, 10))
+	}
 	_, out := b.view(ctx, d, rec)
 	return out, nil
+}
+
+// settleRole makes sure a created user has the role it was created with: POST /v1/users may
+// ignore roleId (Domo documents only role names there), which leaves a user meant to have a
+// custom role with the placeholder role, so one full PUT follows. It returns the user as Domo
+// holds it afterwards, and the PUT's error.
+func (b *Bridge) settleRole(ctx context.Context, d domo.User, upd domo.UserUpdate) (domo.User, error) {
+	if roleApplied(d, upd.User) {
+		return d, nil
+	}
+	sid := strconv.FormatInt(d.ID, 10)
+	resp, err := b.domo.UpdateUser(ctx, d.ID, wireUpdate(upd))
+	b.audit(ctx, kindUser, d.ID, "PUT /v1/users/"+sid, []string{domo.FieldRole, domo.FieldRoleID}, err)
+	if err != nil {
+		return d, fmt.Errorf("set the role of created user %d: %w", d.ID, err)
+	}
+	resp.Groups = d.Groups
+	if resp.ID == 0 {
+		resp.ID = d.ID
+	}
+	if resp.Timezone == "" {
+		resp.Timezone = d.Timezone
+	}
+	if resp.Locale == "" {
+		resp.Locale = d.Locale
+	}
+	if !roleApplied(resp, upd.User) {
+		b.log.Error().Int64("user", d.ID).Int64("role_id", int64(upd.User.RoleID)).Msg("Domo ignored the roleId of a created user")
+	}
+	return resp, nil
+}
+
+// roleApplied reports whether Domo holds the role want names: by id when both have one, else
+// by name.
+func roleApplied(d domo.User, want domo.User) bool {
+	if want.RoleID != 0 && d.RoleID != 0 {
+		return want.RoleID == d.RoleID
+	}
+	return want.Role == "" || strings.EqualFold(d.Role, want.Role)
+}
+
+// namedRoles are the roles Domo documents by name for "role" on POST and PUT (Admin,
+// Privileged, Participant: "Role must match exactly, otherwise the API will throw an error").
+// Every other role, Editor and Social included, travels as its roleId.
+var namedRoles = map[int64]string{1: "Admin", 2: "Privileged", 4: "Participant"}
+
+// placeholderRole is the role name sent along a roleId. Domo requires "role" on POST and PUT
+// but documents only the names above for it; roleId carries the role. It is the least
+// privileged documented name, so a tenant that ignores roleId grants no more.
+const placeholderRole = "Participant"
+
+// wireUpdate is an update as Domo accepts it: a documented role by its exact name, any other
+// by its roleId with the placeholder name.
+func wireUpdate(upd domo.UserUpdate) domo.UserUpdate {
+	u := &upd.User
+	if u.RoleID == 0 {
+		return upd
+	}
+	if name, ok := namedRoles[int64(u.RoleID)]; ok {
+		u.Role = name
+	} else {
+		u.Role = placeholderRole
+	}
+	return upd
+}
+
+// distrustRole makes reads show Domo's role when a write did not apply the role the IdP
+// asked for (a tenant that ignores roleId): the shadow would otherwise show the IdP's role
+// as if Domo had it, and the IdP would never send it again.
+func distrustRole(sh *mapping.UserShadow, after, want domo.User) {
+	if !roleApplied(after, want) {
+		sh.Basis.Role, sh.Basis.RoleID = want.Role, int64(want.RoleID)
+	}
+}
+
+// learnUser indexes the Domo user that holds email after Domo called the email taken although
+// the index did not know it (the user was created in Domo's UI since the index loaded). The
+// IdP's next lookup then finds the user and links it, instead of creating it again and
+// getting 409 forever.
+func (b *Bridge) learnUser(ctx context.Context, email string) {
+	d, ok, err := b.domo.FindUserByEmail(ctx, email)
+	if err != nil || !ok || b.isProtected(d.ID, d.Email) {
+		return
+	}
+	rec, _, err := b.loadUserRecord(ctx, d.ID)
+	if err != nil || rec.Hidden {
+		return
+	}
+	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
 }
 
 // Update is PUT and PATCH: lock the user, read it fresh, let apply compute the desired SCIM
@@ -164,18 +306,23 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	if err != nil {
 		return nil, upstream(err, kindUser, sid)
 	}
+	if !hasAttr(nextAttrs, "active") {
+		// A PUT that leaves active out means no change: reading it as true would reactivate
+		// a deprovisioned user behind the IdP's back.
+		next.Active = cur.Active
+	}
 	if !strings.EqualFold(next.UserName, cur.UserName) {
 		if other, taken := b.index.UserByUserName(next.UserName); taken && other.ID != id {
 			return nil, scim.Conflict("a user with userName %q already exists", next.UserName)
 		}
 	}
-	deactivate, reactivate := cur.Active && !next.Active, !cur.Active && next.Active
+	deactivate := cur.Active && !next.Active
 	if deactivate {
 		if err := b.allowDeprovision(ctx); err != nil {
 			return nil, err
 		}
 		if b.cfg.Policy == PolicyDelete {
-			if err := b.deleteUser(ctx, id, sid, rec); err != nil {
+			if err := b.deleteUser(ctx, id, sid); err != nil {
 				return nil, err
 			}
 			next.ID = id
@@ -193,65 +340,64 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 		}
 	}
 	newRec := &userRecord{Shadow: sh, Saved: rec.Saved}
-	var regroup []int64 // groups to re-join on reactivation
-	if b.cfg.Policy == PolicyDemote {
-		switch {
-		case deactivate:
-			newRec.Saved = &savedAccess{Role: upd.User.Role, RoleID: int64(upd.User.RoleID), Groups: b.nonDefaultGroups(d)}
-			if err := b.demoteRole(&upd); err != nil {
-				return nil, err
-			}
-		case !next.Active && rec.Saved != nil:
-			// Still inactive: keep the demoted role, but remember a role the IdP changed.
-			if upd.User.Role != d.Role {
-				newRec.Saved.Role, newRec.Saved.RoleID = upd.User.Role, int64(upd.User.RoleID)
-			}
-			upd.User.Role, upd.User.RoleID = d.Role, d.RoleID
-		case reactivate && rec.Saved != nil:
-			if len(next.Roles) == 0 {
-				upd.User.Role, upd.User.RoleID = rec.Saved.Role, domo.Int(rec.Saved.RoleID)
-			}
-			regroup = rec.Saved.Groups
-			newRec.Saved = nil
-		}
+	moves, err := b.planAccess(d, deactivate, next.Active, rec.Saved, newRec, &upd)
+	if err != nil {
+		return nil, err
 	}
 
 	resp := d
 	if changed := mapping.ChangedFields(upd, d); len(changed) > 0 {
-		resp, err = b.domo.UpdateUser(ctx, id, upd)
-		b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
-		if err != nil {
-			if isConflict(err) {
-				return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
-			}
-			return nil, upstream(err, kindUser, sid)
-		}
-		if resp.Groups == nil {
-			resp.Groups = d.Groups
-		}
-		if resp.ID == 0 {
-			resp.ID = id
-		}
-	}
-	if deactivate && b.cfg.Policy == PolicyDemote {
-		if err := b.leaveGroups(ctx, id, newRec.Saved.Groups); err != nil {
+		if resp, err = b.putUser(ctx, id, sid, upd, changed, d); err != nil {
 			return nil, err
 		}
-		resp.Groups = keepDefault(resp.Groups)
-	}
-	if len(regroup) > 0 {
-		b.joinGroups(ctx, id, regroup)
-		resp.Groups = nil // re-read from the index
 	}
 	newRec.Shadow.Rebase(resp)
+	distrustRole(&newRec.Shadow, resp, upd.User)
+	moveErr := b.moveGroups(ctx, id, moves, newRec)
+	if moves.any() {
+		resp.Groups = nil // memberships changed: the index has them
+	}
 	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) {
-		if err := b.saveUserRecord(ctx, id, newRec, next.ExternalID); err != nil {
+		newRec.Shadow.Modified = b.now().UTC()
+		if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
 			return nil, err
 		}
 	}
 	b.index.PutUser(b.entry(resp, newRec, b.cfg.Mapping))
+	if moveErr != nil {
+		return nil, moveErr
+	}
 	_, out := b.view(ctx, resp, newRec)
 	return out, nil
+}
+
+func hasAttr(attrs scim.Attributes, name string) bool {
+	for k, v := range attrs {
+		if strings.EqualFold(k, name) && v != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// putUser sends one full record to Domo. Domo's "email taken" is 409 uniqueness.
+func (b *Bridge) putUser(ctx context.Context, id int64, sid string, upd domo.UserUpdate, changed []string, cur domo.User) (domo.User, error) {
+	resp, err := b.domo.UpdateUser(ctx, id, wireUpdate(upd))
+	b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
+	if err != nil {
+		if isConflict(err) {
+			b.learnUser(ctx, upd.User.Email)
+			return domo.User{}, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
+		}
+		return domo.User{}, upstream(err, kindUser, sid)
+	}
+	if resp.Groups == nil {
+		resp.Groups = cur.Groups
+	}
+	if resp.ID == 0 {
+		resp.ID = id
+	}
+	return resp, nil
 }
 
 // Delete removes the user in Domo. Afterwards every operation on the id is 404.
@@ -276,10 +422,10 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	if err := b.allowDeprovision(ctx); err != nil {
 		return err
 	}
-	return b.deleteUser(ctx, id, sid, rec)
+	return b.deleteUser(ctx, id, sid)
 }
 
-func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string, rec *userRecord) error {
+func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string) error {
 	err := b.domo.DeleteUser(ctx, id)
 	b.audit(ctx, kindUser, id, "DELETE /v1/users/"+sid, nil, err)
 	if err != nil {

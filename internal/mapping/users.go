@@ -217,7 +217,17 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 		}
 	}
 
-	if want := domoName(u); want != domoName(view) || out.Name == "" {
+	// A displayName the view took from Domo's name, for a user the IdP wrote without one, is
+	// not the IdP's: when u still carries it, the IdP's name parts decide, so that a change
+	// of name.formatted (or of given and family names) reaches Domo. Without a shadow there
+	// is no telling the IdP's displayName from Domo's, so it counts as the IdP's.
+	derivedDisplay := prev != nil && v.name && prev.DisplayName == "" &&
+		view.DisplayName != "" && u.DisplayName == view.DisplayName
+	uName, viewName := u, view
+	if derivedDisplay {
+		uName.DisplayName, viewName.DisplayName = "", ""
+	}
+	if want := domoName(uName); want != domoName(viewName) || out.Name == "" {
 		out.Name = want
 	}
 	optional(domo.FieldAlternateEmail, &out.AlternateEmail,

@@ -964,3 +964,51 @@ func TestUserFromDomoSharesStrings(t *testing.T) {
 		t.Error("the login is stored twice")
 	}
 }
+
+// TestNamePartsReachDomoWithoutDisplayName: a user the IdP created without a displayName
+// (Entra's example) reads back Domo's name as displayName; a later change of name.formatted
+// or of the given and family names must still reach Domo's name, and a change of nothing
+// must not.
+func TestNamePartsReachDomoWithoutDisplayName(t *testing.T) {
+	opt := testOpts()
+	tests := []struct {
+		name     string
+		create   string
+		change   func(u *User)
+		wantName string
+	}{
+		{"formatted", `{"userName":"a@x.co","name":{"formatted":"Alice Smith","givenName":"Alice","familyName":"Smith"}}`,
+			func(u *User) { u.Name.Formatted = "Alice Q Smith" }, "Alice Q Smith"},
+		{"given and family", `{"userName":"a@x.co","name":{"givenName":"Alice","familyName":"Smith"}}`,
+			func(u *User) { u.Name.GivenName = "Alicia" }, "Alicia Smith"},
+		{"unchanged", `{"userName":"a@x.co","name":{"givenName":"Alice","familyName":"Smith"}}`,
+			func(u *User) {}, "Alice Smith"},
+		{"the IdP's own displayName still wins", `{"userName":"a@x.co","displayName":"Al","name":{"givenName":"Alice","familyName":"Smith"}}`,
+			func(u *User) { u.Name.GivenName = "Alicia" }, "Al"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := newTenant()
+			d, sh := tn.create(t, decode(t, tt.create), opt)
+			view := UserFromDomo(d, sh, opt)
+			if view.DisplayName == "" {
+				t.Fatal("no displayName read back")
+			}
+			next, err := UserFromAttributes(view.Attributes(opt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(&next)
+			d2, sh2, changed := tn.replace(t, next, d, sh, opt)
+			if d2.Name != tt.wantName {
+				t.Fatalf("Domo name %q (changed %v), want %q", d2.Name, changed, tt.wantName)
+			}
+			if tt.name == "unchanged" && len(changed) != 0 {
+				t.Fatalf("an unchanged user sent %v", changed)
+			}
+			if got := UserFromDomo(d2, sh2, opt); got.Name != next.Name {
+				t.Fatalf("name read back %+v, want %+v", got.Name, next.Name)
+			}
+		})
+	}
+}
