@@ -28,7 +28,7 @@ import (
 // sends them, each with the answer expected and the Domo state it must leave behind. The
 // requests go through the real HTTP layer (scim.NewHandler) into the bridge, the Domo client
 // and the simulator, and every step is checked against the simulator's own membership.
-type replay struct {
+type groupReplay struct {
 	Description string `json:"description"`
 	Source      string `json:"source"`
 	Domo        struct {
@@ -46,10 +46,10 @@ type replay struct {
 		Name    string   `json:"name"`
 		Members []string `json:"members"` // user refs
 	} `json:"groups"` // ref -> group, created in Domo before the bridge starts
-	Steps []replayStep `json:"steps"`
+	Steps []groupReplayStep `json:"steps"`
 }
 
-type replayStep struct {
+type groupReplayStep struct {
 	Name   string          `json:"name"`
 	Method string          `json:"method"`
 	Path   string          `json:"path"` // under /scim/v2; {{user:ref}}, {{group:ref}}, {{owner}} are substituted
@@ -106,7 +106,7 @@ func TestGroupReplays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r replay
+			var r groupReplay
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&r); err != nil {
@@ -117,9 +117,9 @@ func TestGroupReplays(t *testing.T) {
 	}
 }
 
-// replayRun is the state of one replay: the simulator, the bridge behind its HTTP face, and
+// groupReplayRun is the state of one replay: the simulator, the bridge behind its HTTP face, and
 // the refs the steps use.
-type replayRun struct {
+type groupReplayRun struct {
 	t      *testing.T
 	sim    *domosim.Sim
 	tb     *testBridge
@@ -128,7 +128,7 @@ type replayRun struct {
 	groups map[string]int64
 }
 
-func runReplay(t *testing.T, r *replay) {
+func runReplay(t *testing.T, r *groupReplay) {
 	opts := domosim.Options{Seed: 42, GroupNamesFoldCase: r.Domo.GroupNamesFoldCase, GroupUserIDsOnGet: r.Domo.GroupUserIDsOnGet}
 	for k, v := range r.Domo.Knobs {
 		if err := opts.SetKnob(k, v); err != nil {
@@ -136,7 +136,7 @@ func runReplay(t *testing.T, r *replay) {
 		}
 	}
 	sim := domosim.New(opts)
-	run := &replayRun{t: t, sim: sim, users: map[string]int64{"owner": sim.OwnerID()}, groups: map[string]int64{"default": sim.DefaultGroupID()}}
+	run := &groupReplayRun{t: t, sim: sim, users: map[string]int64{"owner": sim.OwnerID()}, groups: map[string]int64{"default": sim.DefaultGroupID()}}
 	run.addUsers(r.Users)
 	for _, ref := range slices.Sorted(maps.Keys(r.Groups)) {
 		g := r.Groups[ref]
@@ -162,7 +162,7 @@ func runReplay(t *testing.T, r *replay) {
 	}
 }
 
-func (r *replayRun) addUsers(users map[string]string) {
+func (r *groupReplayRun) addUsers(users map[string]string) {
 	for _, ref := range slices.Sorted(maps.Keys(users)) {
 		id := r.sim.AddUser(domosim.SimUser{Name: strings.ToUpper(ref[:1]) + ref[1:] + " Replay", Email: users[ref]})
 		if id == 0 {
@@ -172,7 +172,7 @@ func (r *replayRun) addUsers(users map[string]string) {
 	}
 }
 
-func (r *replayRun) addGroup(ref, name string) {
+func (r *groupReplayRun) addGroup(ref, name string) {
 	id := r.sim.AddGroup(name)
 	if id == 0 {
 		r.t.Fatalf("group %s not added", ref)
@@ -180,7 +180,7 @@ func (r *replayRun) addGroup(ref, name string) {
 	r.groups[ref] = id
 }
 
-func (r *replayRun) addMembers(group string, users []string) {
+func (r *groupReplayRun) addMembers(group string, users []string) {
 	for _, u := range users {
 		if err := r.sim.AddMemberDirect(r.group(group), r.user(u)); err != nil {
 			r.t.Fatal(err)
@@ -188,7 +188,7 @@ func (r *replayRun) addMembers(group string, users []string) {
 	}
 }
 
-func (r *replayRun) user(ref string) int64 {
+func (r *groupReplayRun) user(ref string) int64 {
 	id, ok := r.users[ref]
 	if !ok {
 		r.t.Fatalf("unknown user ref %q", ref)
@@ -196,7 +196,7 @@ func (r *replayRun) user(ref string) int64 {
 	return id
 }
 
-func (r *replayRun) group(ref string) int64 {
+func (r *groupReplayRun) group(ref string) int64 {
 	id, ok := r.groups[ref]
 	if !ok {
 		r.t.Fatalf("unknown group ref %q", ref)
@@ -207,7 +207,7 @@ func (r *replayRun) group(ref string) int64 {
 var refPattern = regexp.MustCompile(`\{\{(user|group):([^}]+)\}\}|\{\{owner\}\}`)
 
 // expand substitutes refs in s with Domo ids.
-func (r *replayRun) expand(s string) string {
+func (r *groupReplayRun) expand(s string) string {
 	return refPattern.ReplaceAllStringFunc(s, func(m string) string {
 		sub := refPattern.FindStringSubmatch(m)
 		switch sub[1] {
@@ -221,7 +221,7 @@ func (r *replayRun) expand(s string) string {
 }
 
 // refOf names a user id by its ref, for readable failures.
-func (r *replayRun) refOf(id int64) string {
+func (r *groupReplayRun) refOf(id int64) string {
 	for ref, uid := range r.users {
 		if uid == id {
 			return ref
@@ -230,7 +230,7 @@ func (r *replayRun) refOf(id int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
-func (r *replayRun) refsOf(ids []int64) []string {
+func (r *groupReplayRun) refsOf(ids []int64) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, r.refOf(id))
@@ -239,7 +239,7 @@ func (r *replayRun) refsOf(ids []int64) []string {
 	return out
 }
 
-func (r *replayRun) step(t *testing.T, st replayStep) {
+func (r *groupReplayRun) step(t *testing.T, st groupReplayStep) {
 	r.t = t
 	if b := st.Before; b != nil {
 		r.addUsers(b.AddUsers)
@@ -348,7 +348,7 @@ func (r *replayRun) step(t *testing.T, st replayStep) {
 	}
 }
 
-func (r *replayRun) checkDomo(t *testing.T, st replayStep) {
+func (r *groupReplayRun) checkDomo(t *testing.T, st groupReplayStep) {
 	snap := map[int64]domosim.SimGroup{}
 	for _, g := range r.sim.GroupsSnapshot() {
 		snap[g.ID] = g
@@ -390,7 +390,7 @@ func (r *replayRun) checkDomo(t *testing.T, st replayStep) {
 
 // checkIndex compares the bridge's index view of a group (a list request with members, which
 // the bridge answers without Domo) with the simulator.
-func (r *replayRun) checkIndex(t *testing.T, ref string) {
+func (r *groupReplayRun) checkIndex(t *testing.T, ref string) {
 	gid := r.group(ref)
 	var name string
 	for _, g := range r.sim.GroupsSnapshot() {

@@ -123,7 +123,10 @@ type replayEnv struct {
 	sent  *atomic.Int64 // answers the Domo client got, token requests included
 }
 
-const replayToken = "replay-token-0123456789abcdef"
+const (
+	replayToken   = "replay-token-0123456789abcdef"
+	operatorToken = "operator-token-0123456789abcdef"
+)
 
 // envOptions adjusts a replay environment.
 type envOptions struct {
@@ -182,7 +185,7 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := scim.NewTokens([]scim.Token{{Name: "idp", Secret: replayToken}})
+	tokens, err := scim.NewTokens([]scim.Token{{Name: "idp", Secret: replayToken}, {Name: "ops", Secret: operatorToken, Role: scim.RoleOperator}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +233,11 @@ func (e *replayEnv) do(method, path string, body []byte) answer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+replayToken)
+	token := replayToken
+	if strings.HasPrefix(path, "/admin/") {
+		token = operatorToken // only operators flip the switches
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
@@ -708,7 +715,17 @@ func simUserFrom(t testing.TB, m map[string]any, u domosim.SimUser) domosim.SimU
 
 func loadReplays(t *testing.T) map[string]replayFile {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*", "*.json"))
+	// User sequences only: testdata/okta and testdata/entra (group sequences have their own
+	// replayer in group_replay_test.go).
+	var files []string
+	for _, dir := range []string{"okta", "entra"} {
+		fs, err := filepath.Glob(filepath.Join("..", "..", "testdata", dir, "*.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	var err error
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no replays in testdata: %v", err)
 	}
