@@ -235,7 +235,9 @@ func TestUsersListingDedupAndCount(t *testing.T) {
 	if n != 1500 {
 		t.Fatalf("%d users", n)
 	}
-	// The second listing knows the size and wastes nothing on speculative pages.
+	// The second listing knows the size and wastes nothing on speculative pages. Pages the
+	// first listing cancelled may still be reaching the simulator: let them land first.
+	r.settle()
 	before := r.sim.Stats().ByRoute["GET /v1/users"]
 	for _, err := range r.client.Users(ctx) {
 		if err != nil {
@@ -294,7 +296,9 @@ func TestUsersDedupOnShiftingPages(t *testing.T) {
 
 func TestFindUserByEmail(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, domosim.Options{}, nil)
+	// One page at a time: a speculative page cancelled by the client may still be counted by
+	// the simulator after the call returned, which would blur the page counts asserted here.
+	r := newRig(t, domosim.Options{}, func(c *domo.Config) { c.PageConcurrency = 1 })
 	r.sim.SeedUsers(1499)
 	ctx := ctxT(t, 20*time.Second)
 	first := r.sim.Users()[1]
@@ -382,5 +386,20 @@ func TestGroupsAndMembers(t *testing.T) {
 	}
 	if _, err := r.client.GroupMembers(ctx, other.ID); !errors.Is(err, domo.ErrNotFound) {
 		t.Fatalf("members of deleted group: %v", err)
+	}
+}
+
+// settle waits until the simulator has seen no new request for a moment, so that requests a
+// client cancelled (speculative pages) are counted before a test takes a baseline.
+func (r *rig) settle() {
+	deadline := time.Now().Add(2 * time.Second)
+	last := r.sim.Stats().Requests
+	for time.Now().Before(deadline) {
+		time.Sleep(25 * time.Millisecond) // polling interval, not a fixed wait
+		now := r.sim.Stats().Requests
+		if now == last {
+			return
+		}
+		last = now
 	}
 }

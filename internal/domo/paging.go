@@ -34,7 +34,15 @@ type page struct {
 // the expected end are fetched one by one so that speculation wastes at most one request.
 func (c *Client) scanPages(ctx context.Context, s pageScan, fn func(body []byte, offset int) (n int, more bool, err error)) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var inflight []chan page
+	// Speculative pages still in flight are cancelled and waited for, so no request of this
+	// listing outlives it (callers count calls, and the pacer's budget is shared).
+	defer func() {
+		cancel()
+		for _, ch := range inflight {
+			<-ch
+		}
+	}()
 	ahead := max(s.ahead, 1)
 	fetch := func(offset int) chan page {
 		ch := make(chan page, 1)
@@ -45,7 +53,6 @@ func (c *Client) scanPages(ctx context.Context, s pageScan, fn func(body []byte,
 		}()
 		return ch
 	}
-	var inflight []chan page
 	next := 0 // index of the next page to launch
 	launch := func() {
 		for len(inflight) < ahead {

@@ -80,22 +80,30 @@ func setRateHeaders(h http.Header, limit, remaining int, reset time.Time) {
 }
 
 // statusWriter remembers the status for Stats.
+// statusWriter remembers the status and reports it once, before any byte of the answer can
+// reach the client, so a caller that reads Stats right after its call sees the call counted.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
+}
+
+func (w *statusWriter) setStatus(code int) {
+	if w.status == 0 {
+		w.status = code
+		if w.onStatus != nil {
+			w.onStatus(code)
+		}
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.setStatus(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.setStatus(http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 

@@ -243,9 +243,13 @@ func (u *user) visible(now time.Time) bool {
 // ServeHTTP answers one request the way api.domo.com would, faults included.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := s.Options()
-	sw := &statusWriter{ResponseWriter: w}
 	route, h := s.route(r)
-	defer func() { s.stats.record(r.Method, route, sw.status) }()
+	sw := &statusWriter{ResponseWriter: w, onStatus: func(status int) { s.stats.record(r.Method, route, status) }}
+	defer func() {
+		if sw.status == 0 { // no answer: a dropped connection or a cancelled request
+			s.stats.record(r.Method, route, 0)
+		}
+	}()
 
 	if opts.Latency > 0 {
 		t := time.NewTimer(opts.Latency)
