@@ -163,7 +163,7 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
 	if err != nil {
 		if isConflict(err) {
-			b.learnUser(ctx, upd.User.Email)
+			b.learnUser(ctx, err, upd.User.Email)
 			return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 		return nil, upstream(err, kindUser, "")
@@ -269,9 +269,19 @@ func distrustRole(sh *mapping.UserShadow, after, want domo.User) {
 // the index did not know it (the user was created in Domo's UI since the index loaded). The
 // IdP's next lookup then finds the user and links it, instead of creating it again and
 // getting 409 forever.
-func (b *Bridge) learnUser(ctx context.Context, email string) {
-	d, ok, err := b.domo.FindUserByEmail(ctx, email)
-	if err != nil || !ok || b.isProtected(d.ID, d.Email) {
+func (b *Bridge) learnUser(ctx context.Context, conflict error, email string) {
+	var d domo.User
+	var ce *domo.ConflictError
+	if errors.As(conflict, &ce) {
+		d = ce.Existing // the client already found the holder while checking the conflict
+	} else {
+		found, ok, err := b.domo.FindUserByEmail(ctx, email)
+		if err != nil || !ok {
+			return
+		}
+		d = found
+	}
+	if b.isProtected(d.ID, d.Email) {
 		return
 	}
 	rec, _, err := b.loadUserRecord(ctx, d.ID)
@@ -386,7 +396,7 @@ func (b *Bridge) putUser(ctx context.Context, id int64, sid string, upd domo.Use
 	b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
 	if err != nil {
 		if isConflict(err) {
-			b.learnUser(ctx, upd.User.Email)
+			b.learnUser(ctx, err, upd.User.Email)
 			return domo.User{}, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 		return domo.User{}, upstream(err, kindUser, sid)

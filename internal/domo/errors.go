@@ -74,3 +74,24 @@ func (e *RateLimitError) Error() string {
 // RetryAfterDuration tells callers outside this package how long to wait; the scim package
 // recognises errors by this method without importing domo.
 func (e *RateLimitError) RetryAfterDuration() time.Duration { return e.RetryAfter }
+
+// ConflictError is a create refused because the email already belongs to a Domo user, which
+// the client found while checking: callers can index that user without looking it up again.
+// It matches ErrConflict.
+type ConflictError struct {
+	Existing User
+	Err      error // Domo's own answer, when it gave one
+}
+
+func (e *ConflictError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("email taken by user %d: %v", e.Existing.ID, e.Err)
+	}
+	return fmt.Sprintf("email taken by user %d", e.Existing.ID)
+}
+
+// Is makes a ConflictError match ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Unwrap exposes Domo's answer.
+func (e *ConflictError) Unwrap() error { return e.Err }

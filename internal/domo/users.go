@@ -160,7 +160,7 @@ func (c *Client) CreateUser(ctx context.Context, u UserUpdate, sendInvite bool) 
 			if uncertain {
 				return c.reconcileCreate(found, began, apiErr)
 			}
-			return User{}, fmt.Errorf("create user: email taken by user %d: %w: %w", found.ID, ErrConflict, apiErr)
+			return User{}, fmt.Errorf("create user: %w", &ConflictError{Existing: found, Err: apiErr})
 		default:
 			return User{}, fmt.Errorf("create user: %w", err)
 		}
@@ -171,10 +171,11 @@ func (c *Client) CreateUser(ctx context.Context, u UserUpdate, sendInvite bool) 
 // result (recent) or someone else's (older: a conflict).
 func (c *Client) reconcileCreate(found User, began time.Time, apiErr *APIError) (User, error) {
 	if !found.CreatedAt.IsZero() && found.CreatedAt.Before(began.Add(-recentCreateSlack)) {
+		ce := &ConflictError{Existing: found}
 		if apiErr != nil {
-			return User{}, fmt.Errorf("create user: email taken by user %d: %w: %w", found.ID, ErrConflict, apiErr)
+			ce.Err = apiErr
 		}
-		return User{}, fmt.Errorf("create user: email taken by user %d: %w", found.ID, ErrConflict)
+		return User{}, fmt.Errorf("create user: %w", ce)
 	}
 	c.userCount.Add(1)
 	return found, nil
