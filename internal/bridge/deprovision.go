@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,7 +198,11 @@ func (b *Bridge) nonDefaultGroups(d domo.User) []int64 {
 // IdP's retry finishes the job, and calls already made are idempotent.
 func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) error {
 	for _, gid := range groups {
+		// The group's lock keeps this change and a concurrent diff of the same group apart.
+		// Lock order is always user, then group: group operations never take a user lock.
+		unlock := b.groupLocks.lock(strconv.FormatInt(gid, 10))
 		err := b.domo.RemoveGroupMember(ctx, gid, uid)
+		unlock()
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if err != nil && !isNotFound(err) {
 			return upstream(err, kindGroup, fmt.Sprint(gid))
@@ -211,7 +216,9 @@ func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) err
 // skipped. On a failure it returns the groups not joined yet.
 func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) ([]int64, error) {
 	for i, gid := range groups {
+		unlock := b.groupLocks.lock(strconv.FormatInt(gid, 10))
 		err := b.domo.AddGroupMember(ctx, gid, uid)
+		unlock()
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if err != nil {
 			if isNotFound(err) {

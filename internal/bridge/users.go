@@ -126,6 +126,7 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 	}
 	_, attrs := b.view(ctx, d, rec)
 	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	b.syncUserGroups(d.ID, d.Groups) // lists then show the memberships this read saw
 	return attrs, nil
 }
 
