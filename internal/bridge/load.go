@@ -3,7 +3,11 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -12,7 +16,12 @@ import (
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
-const snapshotName = "index"
+const (
+	snapshotName = "index"
+	// settingOwner remembers which Domo user owns the API client, so that a restart serving
+	// from the snapshot protects it before its first token.
+	settingOwner = "domo.owner"
+)
 
 // userRecord is what the store keeps per user: the mapping's shadow plus the bridge's own
 // deprovisioning state.
@@ -63,71 +72,150 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: externalID, Data: data})
 }
 
-// Start gets ready to serve: it learns which Domo user owns the API client (and protects it),
-// serves from the stored snapshot if there is one, then loads the index from Domo. With a
-// snapshot, the full load runs in the background and Start returns at once.
+// Start gets ready to serve. With a stored snapshot of the index it serves that at once and
+// loads from Domo behind it; without one it loads before returning. Either way it first learns
+// which Domo user owns the API client, and protects it: from the state store when serving a
+// snapshot (that user is not in the snapshot, but a GET by id would reach Domo), else from a
+// token.
 func (b *Bridge) Start(ctx context.Context) error {
-	tok, err := b.domo.Token(ctx)
-	if err != nil {
-		return fmt.Errorf("obtain a Domo token: %w", err)
+	if b.restoreSnapshot(ctx) {
+		go b.loadBehind(ctx)
+		return nil
 	}
-	if tok.UserID != 0 {
-		b.mu.Lock()
-		b.protected[tok.UserID] = true
-		b.mu.Unlock()
-	}
-	if data, taken, ok, err := b.store.Snapshot(ctx, snapshotName); err == nil && ok {
-		var s index.Snapshot
-		if err := json.Unmarshal(data, &s); err == nil {
-			b.index.Replace(s, taken, 0)
-			b.log.Info().Int("users", len(s.Users)).Int("groups", len(s.Groups)).Time("taken", taken).Msg("serving from index snapshot while loading")
-			go func() {
-				if err := b.Load(context.WithoutCancel(ctx)); err != nil {
-					b.log.Error().Err(err).Msg("index load failed")
-				}
-			}()
-			return nil
-		}
+	if err := b.learnOwner(ctx); err != nil {
+		return err
 	}
 	return b.Load(ctx)
 }
 
-// Load reads every user, group and membership from Domo, merges the stored shadows, and
-// installs the result in the index. Users and groups the bridge writes meanwhile keep their
-// written state.
-func (b *Bridge) Load(ctx context.Context) error {
-	started := b.now()
-	s, err := b.readAll(ctx)
-	if err != nil {
-		b.index.SetError(err)
-		return err
+// restoreSnapshot installs the stored snapshot, if there is a readable one.
+func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			b.mu.Lock()
+			b.protected[id] = true
+			b.mu.Unlock()
+		}
 	}
-	took := b.now().Sub(started)
-	b.index.Replace(s, started, took)
-	b.log.Info().Int("users", len(s.Users)).Int("groups", len(s.Groups)).Dur("took", took).Msg("index loaded")
-	if data, err := json.Marshal(b.index.Export()); err == nil {
-		if err := b.store.PutSnapshot(ctx, snapshotName, data); err != nil {
-			b.log.Warn().Err(err).Msg("index snapshot not saved")
+	data, _, ok, err := b.store.Snapshot(ctx, snapshotName)
+	if err != nil || !ok {
+		if err != nil {
+			b.log.Warn().Err(err).Msg("index snapshot not readable; loading from Domo")
+		}
+		return false
+	}
+	var s index.Snapshot
+	if err := s.UnmarshalBinary(data); err != nil {
+		b.log.Warn().Err(err).Msg("index snapshot not readable; loading from Domo")
+		return false
+	}
+	// Protection may have been configured since the snapshot was taken.
+	s.Users = slices.DeleteFunc(s.Users, func(u index.User) bool { return b.isProtected(u.ID, u.DomoEmail) })
+	users, groups, taken := len(s.Users), len(s.Groups), s.LoadedAt
+	if !b.index.Restore(&s) {
+		return false
+	}
+	b.log.Info().Int("users", users).Int("groups", groups).Time("loaded_at", taken).Msg("serving from the index snapshot while loading from Domo")
+	return true
+}
+
+// loadBehind loads from Domo after a snapshot restore, retrying until it succeeds or ctx ends:
+// without it, a bridge without a refresh interval would serve the snapshot for ever.
+func (b *Bridge) loadBehind(ctx context.Context) {
+	for attempt := 1; ; attempt++ {
+		err := b.learnOwner(ctx)
+		if err == nil {
+			err = b.Load(ctx)
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		wait := min(time.Duration(attempt)*5*time.Second, time.Minute)
+		b.log.Error().Err(err).Dur("retry_in", wait).Msg("index load failed; serving the snapshot")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// learnOwner asks Domo (with a token request) which user owns the API client, protects it,
+// and remembers it for the next start.
+func (b *Bridge) learnOwner(ctx context.Context) error {
+	tok, err := b.domo.Token(ctx)
+	if err != nil {
+		return fmt.Errorf("obtain a Domo token: %w", err)
+	}
+	if tok.UserID == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	b.protected[tok.UserID] = true
+	b.mu.Unlock()
+	b.index.DeleteUser(tok.UserID) // a snapshot from before it owned the client may show it
+	id := strconv.FormatInt(tok.UserID, 10)
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err != nil || !ok || v != id {
+		if err := b.store.PutSetting(ctx, settingOwner, id); err != nil {
+			b.log.Warn().Err(err).Msg("owner of the Domo client not remembered")
 		}
 	}
 	return nil
 }
 
-func (b *Bridge) readAll(ctx context.Context) (index.Snapshot, error) {
+// errLoadRunning is Load's answer while another load runs.
+var errLoadRunning = errors.New("an index load is already running")
+
+// Load reads every user, group and membership from Domo, merges the stored shadows, installs
+// the result in the index and stores it as the snapshot. Users and groups the bridge writes
+// meanwhile keep their written state. Only one load runs at a time; another caller gets an
+// error at once.
+func (b *Bridge) Load(ctx context.Context) error {
+	l, ok := b.index.BeginLoad()
+	if !ok {
+		return errLoadRunning
+	}
+	started := b.now()
+	s, err := b.readAll(ctx)
+	if err != nil {
+		l.Fail(err)
+		return err
+	}
+	s.LoadedAt, s.LoadTook = started, b.now().Sub(started)
+	users, groups, took := len(s.Users), len(s.Groups), s.LoadTook
+	l.Replace(s)
+	b.log.Info().Int("users", users).Int("groups", groups).Dur("took", took).Msg("index loaded")
+	b.saveSnapshot(ctx)
+	return nil
+}
+
+// saveSnapshot stores the index, so that a restart can serve at once. A failure costs only
+// that, so it is logged.
+func (b *Bridge) saveSnapshot(ctx context.Context) {
+	data, err := b.index.Export().MarshalBinary()
+	if err == nil {
+		err = b.store.PutSnapshot(context.WithoutCancel(ctx), snapshotName, data)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Msg("index snapshot not saved")
+	}
+}
+
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	records := map[int64]*userRecord{}
 	for sh, err := range b.store.UserShadows(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("read user shadows: %w", err)
+			return nil, fmt.Errorf("read user shadows: %w", err)
 		}
 		if rec, err := decodeUserRecord(sh.Data); err == nil {
 			records[sh.ID] = rec
 		}
 	}
 	opt := b.cfg.Mapping
-	var s index.Snapshot
+	s := &index.Snapshot{}
 	for d, err := range b.domo.Users(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list Domo users: %w", err)
+			return nil, fmt.Errorf("list Domo users: %w", err)
 		}
 		if b.isProtected(d.ID, d.Email) {
 			continue
@@ -141,24 +229,69 @@ func (b *Bridge) readAll(ctx context.Context) (index.Snapshot, error) {
 	groupShadows := map[int64]*mapping.GroupShadow{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("read group shadows: %w", err)
+			return nil, fmt.Errorf("read group shadows: %w", err)
 		}
 		var gs mapping.GroupShadow
 		if json.Unmarshal(sh.Data, &gs) == nil {
 			groupShadows[sh.ID] = &gs
 		}
 	}
+	var groups []domo.Group
 	for g, err := range b.domo.Groups(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list Domo groups: %w", err)
+			return nil, fmt.Errorf("list Domo groups: %w", err)
 		}
-		members, err := b.domo.GroupMembers(ctx, g.ID)
-		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list members of Domo group %d: %w", g.ID, err)
-		}
-		s.Groups = append(s.Groups, b.groupEntry(g, groupShadows[g.ID], members, opt))
+		groups = append(groups, g)
+	}
+	members, err := b.readMembers(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range groups {
+		s.Groups = append(s.Groups, b.groupEntry(g, groupShadows[g.ID], members[i], opt))
 	}
 	return s, nil
+}
+
+// readMembers reads the member lists of groups, MemberWorkers at a time: one call per group
+// and per 500 members is most of a load's calls in a tenant with many groups. The Default
+// group, which every user belongs to, is skipped while it is hidden: its list (one call per
+// 500 users) would serve nothing.
+func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int64, error) {
+	out := make([][]int64, len(groups))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(b.cfg.MemberWorkers, len(groups)) {
+		wg.Go(func() {
+			for i := range work {
+				ids, err := b.domo.GroupMembers(ctx, groups[i].ID)
+				if err != nil {
+					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
+					continue
+				}
+				out[i] = ids
+			}
+		})
+	}
+feed:
+	for i, g := range groups {
+		if b.hiddenGroup(g) {
+			continue
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // entry builds the index entry of a Domo user.
@@ -167,9 +300,7 @@ func (b *Bridge) entry(d domo.User, rec *userRecord, opt mapping.Options) index.
 	if rec != nil {
 		sh = &rec.Shadow
 	}
-	u := mapping.UserFromDomo(d, sh, opt)
-	u.Groups = nil // memberships come from the group index, which list rows lack
-	return index.User{User: u, DomoEmail: d.Email}
+	return index.NewUser(mapping.UserFromDomo(d, sh, opt), d.Email)
 }
 
 // groupEntry builds the index entry of a Domo group. Members are kept as ids only.
@@ -179,7 +310,7 @@ func (b *Bridge) groupEntry(g domo.Group, sh *mapping.GroupShadow, members []int
 }
 
 // Run refreshes the index every RefreshInterval until ctx ends, so changes made in Domo's UI
-// show up without a restart.
+// show up without a restart. A refresh due while a load still runs is skipped.
 func (b *Bridge) Run(ctx context.Context) {
 	if b.cfg.RefreshInterval <= 0 {
 		return
@@ -191,33 +322,43 @@ func (b *Bridge) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := b.Load(ctx); err != nil && ctx.Err() == nil {
+			err := b.Load(ctx)
+			switch {
+			case errors.Is(err, errLoadRunning):
+				b.log.Debug().Msg("index refresh skipped: a load is running")
+			case err != nil && ctx.Err() == nil:
 				b.log.Error().Err(err).Msg("index refresh failed; serving the previous index")
 			}
 		}
 	}
 }
 
-// Ready reports readiness for /readyz: the index is loaded. The details are sizes and ages
-// only.
+// Ready reports readiness for /readyz: the index holds a load or a snapshot. The details are
+// sizes, ages and durations only: "source" says whether the index holds a load from Domo or
+// the snapshot a restart serves until its first load finishes, "ageSeconds" how long ago its
+// data was read from Domo, and "lastRefreshFailed" that the latest load failed, the index
+// serving older data meanwhile.
 func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	st := b.index.Stats()
-	d := map[string]any{
-		"index": map[string]any{
-			"loaded":          st.Loaded,
-			"users":           st.Users,
-			"groups":          st.Groups,
-			"refreshInterval": b.cfg.RefreshInterval.String(),
-		},
+	idx := map[string]any{
+		"loaded":          st.Loaded,
+		"loading":         st.Loading,
+		"users":           st.Users,
+		"groups":          st.Groups,
+		"refreshInterval": b.cfg.RefreshInterval.String(),
 	}
-	idx := d["index"].(map[string]any)
 	if st.Loaded {
+		source := "domo"
+		if st.FromSnapshot {
+			source = "snapshot"
+		}
+		idx["source"] = source
 		idx["loadedAt"] = st.LoadedAt.UTC().Format(time.RFC3339)
-		idx["ageSeconds"] = int64(b.now().Sub(st.LoadedAt).Seconds())
+		idx["ageSeconds"] = max(int64(b.now().Sub(st.LoadedAt).Seconds()), 0)
 		idx["loadSeconds"] = st.LoadTook.Seconds()
 	}
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return st.Loaded, d
+	return st.Loaded, map[string]any{"index": idx}
 }
