@@ -80,7 +80,7 @@ func (b *Bridge) sortUsers(matched []*index.User, q scim.Query, opt mapping.Opti
 			items[i] = sortKeyed{src: v, u: u}
 			keyed[i] = &items[i]
 		}
-		sortResources(keyed, *q.SortBy, q.Descending)
+		sortResources(keyed, *q.SortBy, q.Descending, func(k *sortKeyed) int64 { return k.u.ID })
 		for i := range keyed {
 			matched[i] = keyed[i].u
 		}
@@ -104,21 +104,27 @@ func candidates(f *scim.Filter) ([]scim.Lookup, bool) {
 	return f.Candidates()
 }
 
-// sortResources sorts stably by the scim Comparator for p; ties keep the id order.
-func sortResources[R scim.Resource](rs []R, p scim.AttrPath, descending bool) {
+// sortResources sorts by the scim Comparator for p, ties by ascending id, so that pages of
+// one sorted listing never overlap.
+func sortResources[R scim.Resource](rs []R, p scim.AttrPath, descending bool, id func(R) int64) {
 	order := scim.Comparator(p)
-	slices.SortStableFunc(rs, func(x, y R) int {
+	slices.SortFunc(rs, func(x, y R) int {
+		c := order(x, y)
 		if descending {
-			return order(y, x)
+			c = -c
 		}
-		return order(x, y)
+		if c != 0 {
+			return c
+		}
+		return cmp.Compare(id(x), id(y))
 	})
 }
 
-// userView is how filters see an indexed user: the attributes the index holds decoded are read
-// in place, anything else from one scratch expansion per user (no allocation once the scratch
-// has grown), and groups from the group index. One view serves a whole scan, one user at a
-// time; it is not safe for concurrent use.
+// userView is how filters see an indexed user: single strings and lists of emails (or
+// phones, roles...) are read from the entry without decoding the rest, anything else from one
+// scratch expansion per user, and groups from the group index. A scan reuses one view for
+// every user and allocates nothing per user once its buffers have grown. It is not safe for
+// concurrent use.
 type userView struct {
 	b        *Bridge
 	opt      mapping.Options
@@ -126,12 +132,21 @@ type userView struct {
 	scratch  mapping.User
 	expanded bool
 	groups   bool // scratch.Groups holds u's groups
+	multis   []mapping.Multi
 	elems    []scim.Resource
+	refs     map[int64]groupRef // the groups met so far in this scan, as references
+}
+
+type groupRef struct {
+	ref     mapping.GroupRef
+	visible bool
 }
 
 var (
 	_ scim.StringValuer  = (*userView)(nil)
 	_ scim.ElementValuer = (*userView)(nil)
+
+	valsActive = [2][]any{{false}, {true}}
 )
 
 func (b *Bridge) newUserView(opt mapping.Options) *userView { return &userView{b: b, opt: opt} }
@@ -150,59 +165,73 @@ func (v *userView) full(key string) *mapping.User {
 		v.expanded = true
 	}
 	if key == "groups" && !v.groups {
-		v.scratch.Groups = v.b.groupRefs(v.u.ID, v.opt)
+		v.scratch.Groups = v.groupRefs(v.scratch.Groups[:0])
 		v.groups = true
 	}
 	return &v.scratch
 }
 
-// Values implements scim.Resource.
-func (v *userView) Values(key, sub string) []any { return v.full(key).Values(key, sub) }
-
-// StringValue implements scim.StringValuer, from the entry itself for what it holds decoded.
-func (v *userView) StringValue(key, sub string) (string, bool) {
-	u := v.u
-	if sub == "" {
-		switch key {
-		case "username":
-			return u.UserName, true
-		case "externalid":
-			return u.ExternalID, true
-		case "displayname":
-			return u.DisplayName, true
-		case "title":
-			return u.Title(), true
+// groupRefs is Bridge.groupRefs, with each group looked up once per scan.
+func (v *userView) groupRefs(dst []mapping.GroupRef) []mapping.GroupRef {
+	if v.refs == nil {
+		v.refs = map[int64]groupRef{}
+	}
+	for _, gid := range v.b.index.UserGroups(v.u.ID) {
+		r, ok := v.refs[gid]
+		if !ok {
+			g, found := v.b.index.Group(gid)
+			r.visible = found && !(g.Default && (v.opt.HideDefaultGroup || !v.b.cfg.ShowDefaultGroup))
+			if r.visible {
+				r.ref = mapping.GroupRef{Value: strconv.FormatInt(gid, 10), Display: g.DisplayName}
+			}
+			v.refs[gid] = r
 		}
-	} else if key == "name" {
-		switch sub {
-		case "givenname":
-			return u.GivenName(), true
-		case "familyname":
-			return u.FamilyName(), true
+		if r.visible {
+			dst = append(dst, r.ref)
 		}
 	}
-	return v.full(key).StringValue(key, sub)
+	return dst
 }
+
+// Values implements scim.Resource.
+func (v *userView) Values(key, sub string) []any {
+	if key == "active" && sub == "" {
+		if v.u.Active() {
+			return valsActive[1]
+		}
+		return valsActive[0]
+	}
+	if s, ok := v.u.StringValue(key, sub); ok {
+		if s == "" {
+			return nil
+		}
+		return []any{s}
+	}
+	return v.full(key).Values(key, sub)
+}
+
+// StringValue implements scim.StringValuer. Where the entry has no answer, mapping's answer
+// does not depend on the user (false for ids, booleans and lists; nothing for unknown
+// sub-attributes), so it is asked of an empty user rather than of an expansion.
+func (v *userView) StringValue(key, sub string) (string, bool) {
+	if s, ok := v.u.StringValue(key, sub); ok {
+		return s, true
+	}
+	return noUser.StringValue(key, sub)
+}
+
+var noUser = &mapping.User{}
 
 // Elements implements scim.ElementValuer for the multi-valued complex attributes.
 func (v *userView) Elements(key string) ([]scim.Resource, bool) {
-	m := v.full(key)
 	v.elems = v.elems[:0]
+	if list, ok := v.u.AppendMultis(v.multis[:0], key); ok {
+		v.multis = list
+		v.elems = appendMultis(v.elems, list)
+		return v.elems, true
+	}
+	m := v.full(key)
 	switch key {
-	case "emails":
-		v.elems = appendMultis(v.elems, m.Emails)
-	case "phonenumbers":
-		v.elems = appendMultis(v.elems, m.PhoneNumbers)
-	case "ims":
-		v.elems = appendMultis(v.elems, m.IMs)
-	case "photos":
-		v.elems = appendMultis(v.elems, m.Photos)
-	case "entitlements":
-		v.elems = appendMultis(v.elems, m.Entitlements)
-	case "roles":
-		v.elems = appendMultis(v.elems, m.Roles)
-	case "x509certificates":
-		v.elems = appendMultis(v.elems, m.X509Certificates)
 	case "addresses":
 		for i := range m.Addresses {
 			v.elems = append(v.elems, &m.Addresses[i])
@@ -225,31 +254,48 @@ func appendMultis(dst []scim.Resource, list []mapping.Multi) []scim.Resource {
 }
 
 // sortKeyed is a user as a sort sees it: the answers for the attribute sorted by, computed once
-// through a shared view and kept, so that n log n comparisons cost n expansions.
+// through a shared view and kept, so that n log n comparisons cost n look-ups.
 type sortKeyed struct {
-	src   *userView
-	u     *index.User
-	cache [2]struct {
+	src  *userView
+	u    *index.User
+	str  struct{ key, sub, s string }
+	strN int8 // 0: not asked; 1: str holds the answer; -1: StringValue said false
+	vals [2]struct {
 		key, sub string
 		vals     []any
 	}
 	n int
 }
 
+var _ scim.StringValuer = (*sortKeyed)(nil)
+
 // Values implements scim.Resource. Values from a view outlive it: strings belong to the entry,
 // and maps and slices are fresh.
 func (k *sortKeyed) Values(key, sub string) []any {
 	for i := range k.n {
-		if c := &k.cache[i]; c.key == key && c.sub == sub {
+		if c := &k.vals[i]; c.key == key && c.sub == sub {
 			return c.vals
 		}
 	}
 	vals := k.src.of(k.u).Values(key, sub)
-	if k.n < len(k.cache) {
-		k.cache[k.n].key, k.cache[k.n].sub, k.cache[k.n].vals = key, sub, vals
+	if k.n < len(k.vals) {
+		k.vals[k.n].key, k.vals[k.n].sub, k.vals[k.n].vals = key, sub, vals
 		k.n++
 	}
 	return vals
+}
+
+// StringValue implements scim.StringValuer.
+func (k *sortKeyed) StringValue(key, sub string) (string, bool) {
+	if k.strN != 0 && k.str.key == key && k.str.sub == sub {
+		return k.str.s, k.strN > 0
+	}
+	s, ok := k.src.of(k.u).StringValue(key, sub)
+	k.str.key, k.str.sub, k.str.s, k.strN = key, sub, s, 1
+	if !ok {
+		k.strN = -1
+	}
+	return s, ok
 }
 
 // List answers from the index, with members (from the index) only when asked.
@@ -286,7 +332,7 @@ func (s *Groups) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 		for i, g := range matched {
 			rs[i] = groupResource{g, b}
 		}
-		sortResources(rs, *q.SortBy, q.Descending)
+		sortResources(rs, *q.SortBy, q.Descending, func(r groupResource) int64 { return r.g.ID })
 		for i := range rs {
 			matched[i] = rs[i].g
 		}

@@ -1,10 +1,16 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
+	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/index"
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
@@ -232,5 +239,361 @@ func TestUserViewFastPathsAreValues(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// scimServer serves the bridge's SCIM API over HTTP with the real handler, as cmd wires it.
+type scimServer struct {
+	t   *testing.T
+	url string
+}
+
+const testToken = "list-test-token-0123456789"
+
+func serveSCIM(t *testing.T, b *Bridge) *scimServer {
+	t.Helper()
+	tokens, err := scim.NewTokens([]scim.Token{{Name: "test", Secret: testToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(scim.NewHandler(scim.Config{Users: b.Users(), Groups: b.Groups(), Tokens: tokens,
+		Logger: zerolog.Nop(), Ready: b.Ready}))
+	t.Cleanup(ts.Close)
+	return &scimServer{t: t, url: ts.URL}
+}
+
+// do sends a request and decodes the JSON answer, numbers as json.Number so that their form
+// can be checked.
+func (s *scimServer) do(method, path, body string) (int, map[string]any) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		s.t.Fatalf("%s %s: %d, body not JSON: %v", method, path, resp.StatusCode, err)
+	}
+	return resp.StatusCode, out
+}
+
+// list is a list answer with its envelope checked: integers everywhere, itemsPerPage equal to
+// what came back.
+type listAnswer struct {
+	total, start, perPage int
+	ids                   []string
+	resources             []map[string]any
+}
+
+func (s *scimServer) list(method, path, body string) listAnswer {
+	s.t.Helper()
+	status, out := s.do(method, path, body)
+	if status != http.StatusOK {
+		s.t.Fatalf("%s %s: %d %v", method, path, status, out)
+	}
+	integer := func(k string) int {
+		n, ok := out[k].(json.Number)
+		i, err := n.Int64()
+		if !ok || err != nil {
+			s.t.Fatalf("%s %s: %s is %v, not an integer", method, path, k, out[k])
+		}
+		return int(i)
+	}
+	a := listAnswer{total: integer("totalResults"), start: integer("startIndex"), perPage: integer("itemsPerPage")}
+	rs, _ := out["Resources"].([]any)
+	for _, r := range rs {
+		m := r.(map[string]any)
+		a.resources = append(a.resources, m)
+		a.ids = append(a.ids, fmt.Sprint(m["id"]))
+	}
+	if a.perPage != len(rs) {
+		s.t.Fatalf("%s %s: itemsPerPage %d for %d resources", method, path, a.perPage, len(rs))
+	}
+	return a
+}
+
+func seededBridge(t *testing.T, n int, mutate func(*Config)) *testBridge {
+	t.Helper()
+	sim := domosim.New(domosim.Options{Seed: 11})
+	sim.SeedUsers(n)
+	return newTestBridge(t, sim, mutate)
+}
+
+func TestListPagesThroughHTTP(t *testing.T) {
+	const n = 1234
+	tb := seededBridge(t, n, nil)
+	srv := serveSCIM(t, tb.b)
+	before := tb.sim.Stats().Requests
+
+	// Every user once, in one stable order, with an exact total on every page.
+	var all []string
+	for start := 1; start <= n; start += 100 {
+		a := srv.list("GET", fmt.Sprintf("/scim/v2/Users?startIndex=%d&count=100", start), "")
+		if a.total != n || a.start != start {
+			t.Fatalf("page at %d: total %d, startIndex %d", start, a.total, a.start)
+		}
+		all = append(all, a.ids...)
+	}
+	if len(all) != n || !slices.IsSortedFunc(all, func(a, b string) int {
+		x, _ := strconv.ParseInt(a, 10, 64)
+		y, _ := strconv.ParseInt(b, 10, 64)
+		return cmp.Compare(x, y)
+	}) || len(slices.Compact(slices.Clone(all))) != n {
+		t.Fatalf("pages gave %d ids, not %d distinct ones in id order", len(all), n)
+	}
+	for _, c := range []struct {
+		query       string
+		start, size int
+	}{
+		{"count=0", 1, 0},                     // totalResults only
+		{"startIndex=0&count=3", 1, 3},        // below 1 counts as 1
+		{"startIndex=-5&count=3", 1, 3},       //
+		{"startIndex=1233&count=10", 1233, 2}, // the last two
+		{"startIndex=5000&count=10", 5000, 0},
+		{"count=100000", 1, 500}, // maxResults
+		{"", 1, 500},
+	} {
+		a := srv.list("GET", "/scim/v2/Users?"+c.query, "")
+		if a.total != n || a.start != c.start || len(a.ids) != c.size {
+			t.Errorf("%s: total %d, startIndex %d, %d resources; want %d, %d, %d", c.query, a.total, a.start, len(a.ids), n, c.start, c.size)
+		}
+		if c.size > 0 && a.ids[0] != all[c.start-1] {
+			t.Errorf("%s starts at %s, want %s", c.query, a.ids[0], all[c.start-1])
+		}
+	}
+	if calls := tb.sim.Stats().Requests - before; calls != 0 {
+		t.Fatalf("listing made %d Domo calls", calls)
+	}
+	_, spc := srv.do("GET", "/scim/v2/ServiceProviderConfig", "")
+	if f := spc["filter"].(map[string]any); f["supported"] != true || f["maxResults"] != json.Number("500") {
+		t.Fatalf("ServiceProviderConfig filter: %v", f)
+	}
+	if s := spc["sort"].(map[string]any); s["supported"] != true {
+		t.Fatalf("ServiceProviderConfig sort: %v", s)
+	}
+}
+
+// The index answers every filter exactly: the same users as evaluating the filter on each
+// user's full SCIM view, and no Domo call.
+func TestFiltersThroughHTTP(t *testing.T) {
+	tb := seededBridge(t, 700, nil)
+	srv := serveSCIM(t, tb.b)
+	ada := tb.createUser(adaAttrs())
+	gid := tb.sim.AddGroup("Engines")
+	adaID, _ := strconv.ParseInt(ada, 10, 64)
+	if err := tb.sim.AddMemberDirect(gid, adaID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var some *index.User
+	tb.index.Users(func(u *index.User) bool {
+		if u.UserName != "ada@example.com" && u.Title() != "" {
+			some = u
+		}
+		return some == nil
+	})
+	filters := []string{
+		`userName eq "ADA@example.COM"`,
+		`userName eq "` + strings.ToUpper(some.UserName) + `"`,
+		`externalId eq "ext-ada"`,
+		`externalId eq "EXT-ADA"`,
+		`emails.value eq "ada@EXAMPLE.com"`,
+		`emails[type eq "work"].value eq "Ada@example.com"`,
+		`emails[type eq "work" and value co "SMITH"]`,
+		`id eq "` + ada + `"`,
+		`title co "eng"`,
+		`title sw "SENIOR" and not (title ew "manager")`,
+		`name.familyName gt "T"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "sales"`,
+		`meta.lastModified gt "2000-01-01T00:00:00Z"`,
+		`active eq true`,
+		`title pr or userName eq "nobody@example.org"`,
+		`phoneNumbers.value co "555 01"`,
+		`groups.value eq "` + strconv.FormatInt(gid, 10) + `"`,
+		`groups[display eq "engines"]`,
+		`userName eq "nobody@example.com"`,
+	}
+	before := tb.sim.Stats().Requests
+	opt := tb.b.cfg.Mapping
+	for _, text := range filters {
+		f, err := scim.ParseFilter(text, scim.UserType)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		var want []string
+		tb.index.Users(func(u *index.User) bool {
+			m := u.SCIM()
+			m.Groups = tb.b.groupRefs(u.ID, opt)
+			if f.Match(plainUser{m}) {
+				want = append(want, strconv.FormatInt(u.ID, 10))
+			}
+			return true
+		})
+		if miss := strings.HasSuffix(text, `"nobody@example.com"`) || strings.Contains(text, "EXT-ADA"); miss != (len(want) == 0) {
+			t.Errorf("%s: %d users match; the test expects %v", text, len(want), map[bool]string{true: "none", false: "some"}[miss])
+		}
+		a := srv.list("GET", "/scim/v2/Users?count=500&filter="+url.QueryEscape(text), "")
+		if a.total != len(want) || !slices.Equal(a.ids, want[:min(len(want), 500)]) {
+			t.Errorf("%s: %d results %v, want %d %v", text, a.total, head(a.ids), len(want), head(want))
+		}
+		// The same through POST /.search, one page further.
+		body, _ := json.Marshal(map[string]any{"schemas": []string{scim.URNSearch}, "filter": text, "startIndex": 2, "count": 3})
+		s := srv.list("POST", "/scim/v2/Users/.search", string(body))
+		if s.total != len(want) || !slices.Equal(s.ids, want[min(1, len(want)):min(4, len(want))]) {
+			t.Errorf(".search %s: %d results %v", text, s.total, s.ids)
+		}
+	}
+	if got := srv.list("GET", "/scim/v2/Users?filter="+url.QueryEscape(`groups.value eq "`+strconv.FormatInt(gid, 10)+`"`), ""); !slices.Equal(got.ids, []string{ada}) {
+		t.Errorf("groups filter finds %v, want Ada", got.ids)
+	}
+	if calls := tb.sim.Stats().Requests - before; calls != 0 {
+		t.Fatalf("filters made %d Domo calls", calls)
+	}
+}
+
+func head(ids []string) []string { return ids[:min(len(ids), 5)] }
+
+func TestBadFiltersAre400(t *testing.T) {
+	tb := seededBridge(t, 3, nil)
+	srv := serveSCIM(t, tb.b)
+	for _, f := range []string{`userName eq`, `nosuch eq "x"`, `userName zz "x"`, `emails[type eq "work"`, `title co true and`, `name.nosuch eq "x"`} {
+		for _, req := range []struct{ method, path, body string }{
+			{"GET", "/scim/v2/Users?filter=" + url.QueryEscape(f), ""},
+			{"POST", "/scim/v2/Users/.search", `{"filter":` + strconv.Quote(f) + `}`},
+			{"GET", "/scim/v2/Groups?filter=" + url.QueryEscape(f), ""},
+		} {
+			status, out := srv.do(req.method, req.path, req.body)
+			if status != http.StatusBadRequest || out["scimType"] != "invalidFilter" || out["status"] != "400" {
+				t.Errorf("%s %s: %d %v", req.method, f, status, out)
+			}
+		}
+	}
+}
+
+func TestSortedPagesThroughHTTP(t *testing.T) {
+	const n = 350
+	tb := seededBridge(t, n, nil)
+	srv := serveSCIM(t, tb.b)
+	for _, c := range []struct{ sortBy, order, attr string }{
+		{"userName", "descending", "userName"},
+		{"title", "ascending", "title"},
+		{"name.familyName", "", "name"},
+		{"emails", "ascending", "emails"},
+	} {
+		var got []map[string]any
+		var ids []string
+		for start := 1; start <= n; start += 40 {
+			a := srv.list("GET", fmt.Sprintf("/scim/v2/Users?sortBy=%s&sortOrder=%s&startIndex=%d&count=40", c.sortBy, c.order, start), "")
+			got = append(got, a.resources...)
+			ids = append(ids, a.ids...)
+		}
+		if len(ids) != n || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != n {
+			t.Fatalf("sortBy=%s: %d ids over the pages, not %d distinct", c.sortBy, len(ids), n)
+		}
+		key := func(m map[string]any) string {
+			switch v := m[c.attr].(type) {
+			case string:
+				return strings.ToLower(v)
+			case map[string]any:
+				return strings.ToLower(fmt.Sprint(v["familyName"]))
+			case []any:
+				return strings.ToLower(fmt.Sprint(v[0].(map[string]any)["value"]))
+			}
+			return "\uffff" // absent sorts last
+		}
+		ordered := slices.IsSortedFunc(got, func(a, b map[string]any) int {
+			if c.order == "descending" {
+				a, b = b, a
+			}
+			return strings.Compare(key(a), key(b))
+		})
+		if !ordered {
+			t.Errorf("sortBy=%s sortOrder=%s: pages not in order", c.sortBy, c.order)
+		}
+	}
+	if status, out := srv.do("GET", "/scim/v2/Users?sortBy=nosuch", ""); status != http.StatusBadRequest {
+		t.Errorf("unknown sortBy: %d %v", status, out)
+	}
+}
+
+func TestListAttributesThroughHTTP(t *testing.T) {
+	tb := seededBridge(t, 5, nil)
+	srv := serveSCIM(t, tb.b)
+	a := srv.list("GET", "/scim/v2/Users?attributes=userName", "")
+	for _, r := range a.resources {
+		if _, ok := r["userName"]; !ok || r["id"] == nil || r["emails"] != nil || r["name"] != nil {
+			t.Fatalf("attributes=userName gave %v", r)
+		}
+	}
+	a = srv.list("POST", "/scim/v2/Users/.search", `{"excludedAttributes":["emails","groups"],"count":2}`)
+	if len(a.resources) != 2 {
+		t.Fatalf(".search count 2 gave %d", len(a.resources))
+	}
+	for _, r := range a.resources {
+		if r["emails"] != nil || r["userName"] == nil {
+			t.Fatalf("excludedAttributes gave %v", r)
+		}
+	}
+}
+
+func TestGroupListThroughHTTP(t *testing.T) {
+	tb := seededBridge(t, 10, nil)
+	srv := serveSCIM(t, tb.b)
+	ada := tb.createUser(adaAttrs())
+	var gid string
+	for _, name := range []string{"Σίσυφος", "Sales", "Support"} {
+		out, err := tb.groups.Create(tb.ctx(), scim.Attributes{"schemas": []any{scim.URNGroup}, "displayName": name,
+			"members": []any{map[string]any{"value": ada}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "Sales" {
+			gid = out["id"].(string)
+		}
+	}
+	before := tb.sim.Stats().Requests
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{
+		{`displayName eq "ΣΊΣΥΦΟΣ"`, 1},
+		{`displayName eq "sales"`, 1},
+		{`displayName sw "S"`, 2},       // not Σίσυφος: Σ is not S
+		{`displayName eq "Default"`, 0}, // hidden
+		{`members.value eq "` + ada + `"`, 3},
+		{`id eq "` + gid + `"`, 1},
+	} {
+		a := srv.list("GET", "/scim/v2/Groups?excludedAttributes=members&filter="+url.QueryEscape(c.filter), "")
+		if a.total != c.want {
+			t.Errorf("%s: %d groups, want %d", c.filter, a.total, c.want)
+		}
+		for _, r := range a.resources {
+			if r["members"] != nil {
+				t.Errorf("%s: members despite excludedAttributes", c.filter)
+			}
+		}
+	}
+	a := srv.list("GET", "/scim/v2/Groups?filter="+url.QueryEscape(`displayName eq "Sales"`), "")
+	if ms, _ := a.resources[0]["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["value"] != ada {
+		t.Fatalf("members: %v", a.resources[0]["members"])
+	}
+	if a := srv.list("GET", "/scim/v2/Groups?sortBy=displayName&sortOrder=descending&count=2", ""); a.total != 3 || len(a.ids) != 2 {
+		t.Fatalf("sorted groups: %+v", a)
+	}
+	if calls := tb.sim.Stats().Requests - before; calls != 0 {
+		t.Fatalf("group listing made %d Domo calls", calls)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -201,39 +202,132 @@ func (b *Bridge) saveSnapshot(ctx context.Context) {
 	}
 }
 
+// readAll reads what a load installs. Its three sources are read at once, because each waits
+// on something different: the stored shadows (the state database, and JSON decoding), the
+// user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
+// (Domo, one call per group and per 500 members). The index entries are then built on every
+// CPU.
 func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
-	records := map[int64]*userRecord{}
-	for sh, err := range b.store.UserShadows(ctx) {
-		if err != nil {
-			return nil, fmt.Errorf("read user shadows: %w", err)
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil) // the first failure stops the other sources, and is the one reported
+	var (
+		wg      sync.WaitGroup
+		records map[int64]*userRecord
+		groups  []index.Group
+	)
+	wg.Go(func() {
+		var err error
+		if records, err = b.readUserRecords(ctx); err != nil {
+			fail(err)
 		}
-		if rec, err := decodeUserRecord(sh.Data); err == nil {
-			records[sh.ID] = rec
+	})
+	wg.Go(func() {
+		var err error
+		if groups, err = b.readGroups(ctx); err != nil {
+			fail(err)
 		}
-	}
-	opt := b.cfg.Mapping
-	s := &index.Snapshot{}
+	})
+	var rows []domo.User
 	for d, err := range b.domo.Users(ctx) {
 		if err != nil {
-			return nil, fmt.Errorf("list Domo users: %w", err)
+			fail(fmt.Errorf("list Domo users: %w", err))
+			break
 		}
-		if b.isProtected(d.ID, d.Email) {
-			continue
+		if !b.isProtected(d.ID, d.Email) {
+			rows = append(rows, d)
 		}
-		rec := records[d.ID]
-		if rec != nil && rec.Hidden {
-			continue
-		}
-		s.Users = append(s.Users, b.entry(d, rec, opt))
 	}
-	groupShadows := map[int64]*mapping.GroupShadow{}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: groups}, nil
+}
+
+// readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
+// runs on every CPU.
+func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, error) {
+	type item struct {
+		id  int64
+		rec *userRecord
+	}
+	raw := make(chan store.Shadow, 256)
+	decoded := make(chan item, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for sh := range raw {
+				if rec, err := decodeUserRecord(sh.Data); err == nil {
+					decoded <- item{sh.ID, rec}
+				} else {
+					b.log.Error().Err(err).Int64("user", sh.ID).Msg("unreadable user shadow ignored")
+				}
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(decoded)
+	}()
+	var readErr error
+	go func() {
+		defer close(raw)
+		for sh, err := range b.store.UserShadows(ctx) {
+			if err != nil {
+				readErr = fmt.Errorf("read user shadows: %w", err)
+				return
+			}
+			raw <- sh
+		}
+	}()
+	records := map[int64]*userRecord{}
+	for it := range decoded {
+		records[it.id] = it.rec
+	}
+	return records, readErr // decoded is closed only after raw, so readErr is set by now
+}
+
+// entries builds the index entries of rows on every CPU, leaving out users the bridge hid.
+func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []index.User {
+	out := make([]index.User, len(rows))
+	keep := make([]bool, len(rows))
+	opt := b.cfg.Mapping
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(rows) + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(rows); lo += chunk {
+		hi := min(lo+chunk, len(rows))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				rec := records[rows[i].ID]
+				if rec != nil && rec.Hidden {
+					continue
+				}
+				out[i], keep[i] = b.entry(rows[i], rec, opt), true
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range out {
+		if keep[i] {
+			out[n] = out[i]
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// readGroups reads every group, its stored shadow and its members.
+func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
+	shadows := map[int64]*mapping.GroupShadow{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("read group shadows: %w", err)
 		}
 		var gs mapping.GroupShadow
 		if json.Unmarshal(sh.Data, &gs) == nil {
-			groupShadows[sh.ID] = &gs
+			shadows[sh.ID] = &gs
 		}
 	}
 	var groups []domo.Group
@@ -247,10 +341,11 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := make([]index.Group, len(groups))
 	for i, g := range groups {
-		s.Groups = append(s.Groups, b.groupEntry(g, groupShadows[g.ID], members[i], opt))
+		out[i] = b.groupEntry(g, shadows[g.ID], members[i], b.cfg.Mapping)
 	}
-	return s, nil
+	return out, nil
 }
 
 // readMembers reads the member lists of groups, MemberWorkers at a time: one call per group

@@ -3,6 +3,7 @@ package index
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -218,6 +219,7 @@ func build(s *Snapshot) *state {
 	}
 	slices.SortStableFunc(users, func(a, b User) int { return cmp.Compare(a.ID, b.ID) })
 	users = compactByID(users, func(u *User) int64 { return u.ID })
+	pack(users)
 	st := newState(len(users), len(s.Groups))
 	st.order = make([]*User, len(users))
 	for i := range users {
@@ -238,6 +240,32 @@ func build(s *Snapshot) *state {
 		st.indexGroup(g)
 	}
 	return st
+}
+
+// pack moves the users' encodings into one string, in listing order: a scan then reads
+// memory in sequence instead of 100,000 scattered allocations, which on its own makes it
+// several times faster, and no allocation rounds a user's size up.
+func pack(users []User) {
+	n := 0
+	for i := range users {
+		n += len(users[i].data)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range users {
+		b.WriteString(users[i].data)
+	}
+	arena, off := b.String(), 0
+	for i := range users {
+		u := &users[i]
+		data := arena[off : off+len(u.data)]
+		off += len(u.data)
+		moved, err := userFromData(u.ID, data)
+		if err != nil {
+			panic("index: a user's encoding stopped decoding: " + err.Error()) // entries are checked when built
+		}
+		*u = moved
+	}
 }
 
 // compactByID keeps the last of each run of equal ids in a sorted slice: a listing that saw a
