@@ -80,13 +80,11 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 // token.
 func (b *Bridge) Start(ctx context.Context) error {
 	if b.restoreSnapshot(ctx) {
-		go b.loadBehind(ctx)
+		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
+		go b.loadBehind(ctx, l)
 		return nil
 	}
-	if err := b.learnOwner(ctx); err != nil {
-		return err
-	}
-	return b.Load(ctx)
+	return b.load(ctx, true)
 }
 
 // restoreSnapshot installs the stored snapshot, if there is a readable one.
@@ -120,15 +118,19 @@ func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
 	return true
 }
 
-// loadBehind loads from Domo after a snapshot restore, retrying until it succeeds or ctx ends:
-// without it, a bridge without a refresh interval would serve the snapshot for ever.
-func (b *Bridge) loadBehind(ctx context.Context) {
+// loadBehind runs the load l began after a snapshot restore, and retries it until one succeeds
+// or ctx ends: without that, a bridge without a refresh interval would serve the snapshot for
+// ever.
+func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
 	for attempt := 1; ; attempt++ {
-		err := b.learnOwner(ctx)
-		if err == nil {
-			err = b.Load(ctx)
+		var err error
+		if l != nil {
+			err = b.run(ctx, l, true)
+		} else {
+			err = b.load(ctx, true)
 		}
-		if err == nil || ctx.Err() != nil {
+		l = nil
+		if err == nil || ctx.Err() != nil || errors.Is(err, errLoadRunning) {
 			return
 		}
 		wait := min(time.Duration(attempt)*5*time.Second, time.Minute)
@@ -171,13 +173,29 @@ var errLoadRunning = errors.New("an index load is already running")
 // the result in the index and stores it as the snapshot. Users and groups the bridge writes
 // meanwhile keep their written state. Only one load runs at a time; another caller gets an
 // error at once.
-func (b *Bridge) Load(ctx context.Context) error {
+func (b *Bridge) Load(ctx context.Context) error { return b.load(ctx, false) }
+
+// load is Load, first learning the owner of the API client when learn is set: a start does,
+// within the load, so that readiness shows it loading while Domo is slow to answer.
+func (b *Bridge) load(ctx context.Context, learn bool) error {
 	l, ok := b.index.BeginLoad()
 	if !ok {
 		return errLoadRunning
 	}
+	return b.run(ctx, l, learn)
+}
+
+// run carries out the load l, which it ends.
+func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	started := b.now()
-	s, err := b.readAll(ctx)
+	var s *index.Snapshot
+	var err error
+	if learn {
+		err = b.learnOwner(ctx)
+	}
+	if err == nil {
+		s, err = b.readAll(ctx)
+	}
 	if err != nil {
 		l.Fail(err)
 		return err
