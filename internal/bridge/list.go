@@ -357,7 +357,8 @@ func (s *Groups) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 // hiddenIndexGroup is hiddenGroup for an indexed group.
 func (b *Bridge) hiddenIndexGroup(g *index.Group) bool { return g.Default && !b.cfg.ShowDefaultGroup }
 
-// groupResource lets filters see an indexed group's members.
+// groupResource lets filters see an indexed group's members: those a response would show,
+// so that a filter cannot find a group by a protected member.
 type groupResource struct {
 	g *index.Group
 	b *Bridge
@@ -368,7 +369,8 @@ func (r groupResource) Values(key, sub string) []any {
 		return r.g.Group.Values(key, sub)
 	}
 	var out []any
-	for _, id := range r.g.MemberIDs {
+	ids, _ := r.b.visibleMembers(r.g.MemberIDs)
+	for _, id := range ids {
 		v := strconv.FormatInt(id, 10)
 		switch sub {
 		case "":

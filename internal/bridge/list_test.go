@@ -564,6 +564,13 @@ func TestGroupListThroughHTTP(t *testing.T) {
 			gid = out["id"].(string)
 		}
 	}
+	sales, _ := strconv.ParseInt(gid, 10, 64)
+	if err := tb.sim.AddMemberDirect(sales, tb.sim.OwnerID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	before := tb.sim.Stats().Requests
 	for _, c := range []struct {
 		filter string
@@ -574,6 +581,7 @@ func TestGroupListThroughHTTP(t *testing.T) {
 		{`displayName sw "S"`, 2},       // not Σίσυφος: Σ is not S
 		{`displayName eq "Default"`, 0}, // hidden
 		{`members.value eq "` + ada + `"`, 3},
+		{`members.value eq "` + strconv.FormatInt(tb.sim.OwnerID(), 10) + `"`, 0}, // protected
 		{`id eq "` + gid + `"`, 1},
 	} {
 		a := srv.list("GET", "/scim/v2/Groups?excludedAttributes=members&filter="+url.QueryEscape(c.filter), "")
