@@ -1,11 +1,13 @@
 package index
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/internal/mapping"
 )
 
+// BenchmarkNewUser encodes a user with every attribute set.
 func BenchmarkNewUser(b *testing.B) {
 	u := fullUser(1)
 	b.ReportAllocs()
@@ -14,6 +16,8 @@ func BenchmarkNewUser(b *testing.B) {
 	}
 }
 
+// BenchmarkExpand decodes that user into a scratch value, as a scan does for attributes it
+// cannot read in place.
 func BenchmarkExpand(b *testing.B) {
 	e := NewUser(fullUser(1), "ada.lovelace@example.com")
 	var m mapping.User
@@ -23,12 +27,13 @@ func BenchmarkExpand(b *testing.B) {
 	}
 }
 
+// BenchmarkUserByUserName is the O(1) lookup at 100,000 users.
 func BenchmarkUserByUserName(b *testing.B) {
 	const n = 100_000
 	users := make([]User, n)
 	names := make([]string, n)
 	for i := range users {
-		names[i] = "user" + string(rune('a'+i%26)) + "." + itoa(i) + "@example.com"
+		names[i] = "user." + strconv.Itoa(i) + "@example.com"
 		users[i] = NewUser(mapping.User{ID: int64(i + 1), UserName: names[i], Active: true}, names[i])
 	}
 	ix := New()
@@ -42,15 +47,4 @@ func BenchmarkUserByUserName(b *testing.B) {
 		}
 		i++
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }

@@ -12,6 +12,7 @@ import (
 // encoded into one string, and the attributes that lookups and common filters read are
 // substrings of it. Expand and SCIM give the full mapping.User back.
 //
+// Build one with NewUser: the exported fields are views of the encoding, not its source.
 // Entries are immutable once built: a change replaces the entry, so readers may keep a
 // pointer without locking.
 type User struct {
