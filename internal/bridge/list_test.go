@@ -605,3 +605,48 @@ func TestGroupListThroughHTTP(t *testing.T) {
 		t.Fatalf("group listing made %d Domo calls", calls)
 	}
 }
+
+// Sorting through the fast paths orders users exactly as sorting their plain Values does.
+func TestSortAgreesWithValues(t *testing.T) {
+	var users []mapping.User
+	for i, u := range viewUsers() {
+		for j, title := range []string{"", "b", "B", "a", "ſ", "s", "İ", "i"} {
+			v := u
+			v.ID = int64(100*i + j)
+			v.Title, v.Name.FamilyName, v.Timezone = title, strings.ToUpper(title), title
+			users = append(users, v)
+		}
+	}
+	var entries []index.User
+	for _, u := range users {
+		entries = append(entries, index.NewUser(u, u.UserName))
+	}
+	ix := index.New()
+	ix.Restore(&index.Snapshot{Users: entries})
+	b := indexBridge(t, ix)
+	v := b.newUserView(b.cfg.Mapping)
+	for _, path := range []string{"userName", "title", "name.familyName", "timezone", "emails", "emails.type",
+		"phoneNumbers.value", "active", "meta.lastModified", "id", "externalId", "addresses.locality",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "name"} {
+		p, err := scim.UserType.Resolve(path, "")
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, desc := range []bool{false, true} {
+			plain := make([]plainUser, len(users))
+			keyed := make([]*sortKeyed, len(users))
+			for i, u := range users {
+				plain[i] = plainUser{u}
+				e, _ := ix.User(u.ID)
+				keyed[i] = &sortKeyed{src: v, u: e}
+			}
+			sortResources(plain, p, desc, func(r plainUser) int64 { return r.u.ID })
+			sortResources(keyed, p, desc, func(k *sortKeyed) int64 { return k.u.ID })
+			for i := range plain {
+				if plain[i].u.ID != keyed[i].u.ID {
+					t.Fatalf("sortBy %s (descending %v): position %d is %d by Values, %d by the fast paths", path, desc, i, plain[i].u.ID, keyed[i].u.ID)
+				}
+			}
+		}
+	}
+}
