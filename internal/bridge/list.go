@@ -135,6 +135,8 @@ type userView struct {
 	multis   []mapping.Multi
 	elems    []scim.Resource
 	refs     map[int64]groupRef // the groups met so far in this scan, as references
+	gids     []int64
+	grouped  mapping.User // only Groups set: what groups filters read, without expanding
 }
 
 type groupRef struct {
@@ -159,14 +161,18 @@ func (v *userView) of(u *index.User) *userView {
 
 func (v *userView) matches(f *scim.Filter) bool { return f == nil || f.Match(v) }
 
+// full is the user expanded, or for groups, a user holding only its groups.
 func (v *userView) full(key string) *mapping.User {
+	if key == "groups" {
+		if !v.groups {
+			v.grouped.Groups = v.groupRefs(v.grouped.Groups[:0])
+			v.groups = true
+		}
+		return &v.grouped
+	}
 	if !v.expanded {
 		v.u.Expand(&v.scratch)
 		v.expanded = true
-	}
-	if key == "groups" && !v.groups {
-		v.scratch.Groups = v.groupRefs(v.scratch.Groups[:0])
-		v.groups = true
 	}
 	return &v.scratch
 }
@@ -176,7 +182,8 @@ func (v *userView) groupRefs(dst []mapping.GroupRef) []mapping.GroupRef {
 	if v.refs == nil {
 		v.refs = map[int64]groupRef{}
 	}
-	for _, gid := range v.b.index.UserGroups(v.u.ID) {
+	v.gids = v.b.index.AppendUserGroups(v.gids[:0], v.u.ID)
+	for _, gid := range v.gids {
 		r, ok := v.refs[gid]
 		if !ok {
 			g, found := v.b.index.Group(gid)

@@ -138,12 +138,16 @@ func (ix *Index) Groups(fn func(*Group) bool) {
 }
 
 // UserGroups returns the ids of the groups a user belongs to, ascending.
-func (ix *Index) UserGroups(userID int64) []int64 {
+func (ix *Index) UserGroups(userID int64) []int64 { return ix.AppendUserGroups(nil, userID) }
+
+// AppendUserGroups is UserGroups appending to dst, for a scan that asks for every user.
+func (ix *Index) AppendUserGroups(dst []int64, userID int64) []int64 {
+	n := len(dst)
 	ix.mu.RLock()
-	out := slices.Clone(ix.st.userGroups[userID])
+	dst = append(dst, ix.st.userGroups[userID]...)
 	ix.mu.RUnlock()
-	slices.Sort(out)
-	return out
+	slices.Sort(dst[n:])
+	return dst
 }
 
 // SetMembership records that userID joined (in=true) or left groupID, after the bridge
