@@ -3,7 +3,12 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -12,7 +17,12 @@ import (
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
-const snapshotName = "index"
+const (
+	snapshotName = "index"
+	// settingOwner remembers which Domo user owns the API client, so that a restart serving
+	// from the snapshot protects it before its first token.
+	settingOwner = "domo.owner"
+)
 
 // userRecord is what the store keeps per user: the mapping's shadow plus the bridge's own
 // deprovisioning state.
@@ -63,102 +73,338 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: externalID, Data: data})
 }
 
-// Start gets ready to serve: it learns which Domo user owns the API client (and protects it),
-// serves from the stored snapshot if there is one, then loads the index from Domo. With a
-// snapshot, the full load runs in the background and Start returns at once.
+// Start gets ready to serve. With a stored snapshot of the index it serves that at once and
+// loads from Domo behind it; without one it loads before returning. Either way it first learns
+// which Domo user owns the API client, and protects it: from the state store when serving a
+// snapshot (that user is not in the snapshot, but a GET by id would reach Domo), else from a
+// token.
 func (b *Bridge) Start(ctx context.Context) error {
+	if b.restoreSnapshot(ctx) {
+		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
+		go b.loadBehind(ctx, l)
+		return nil
+	}
+	return b.load(ctx, true)
+}
+
+// restoreSnapshot installs the stored snapshot, if there is a readable one.
+func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			b.mu.Lock()
+			b.protected[id] = true
+			b.mu.Unlock()
+		}
+	}
+	data, _, ok, err := b.store.Snapshot(ctx, snapshotName)
+	if err != nil || !ok {
+		if err != nil {
+			b.log.Warn().Err(err).Msg("index snapshot not readable; loading from Domo")
+		}
+		return false
+	}
+	var s index.Snapshot
+	if err := s.UnmarshalBinary(data); err != nil {
+		b.log.Warn().Err(err).Msg("index snapshot not readable; loading from Domo")
+		return false
+	}
+	// Protection may have been configured since the snapshot was taken.
+	s.Users = slices.DeleteFunc(s.Users, func(u index.User) bool { return b.isProtected(u.ID, u.DomoEmail) })
+	users, groups, taken := len(s.Users), len(s.Groups), s.LoadedAt
+	if !b.index.Restore(&s) {
+		return false
+	}
+	b.log.Info().Int("users", users).Int("groups", groups).Time("loaded_at", taken).Msg("serving from the index snapshot while loading from Domo")
+	return true
+}
+
+// loadBehind runs the load l began after a snapshot restore, and retries it until one succeeds
+// or ctx ends: without that, a bridge without a refresh interval would serve the snapshot for
+// ever.
+func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
+	for attempt := 1; ; attempt++ {
+		var err error
+		if l != nil {
+			err = b.run(ctx, l, true)
+		} else {
+			err = b.load(ctx, true)
+		}
+		l = nil
+		if err == nil || ctx.Err() != nil || errors.Is(err, errLoadRunning) {
+			return
+		}
+		wait := min(time.Duration(attempt)*5*time.Second, time.Minute)
+		b.log.Error().Err(err).Dur("retry_in", wait).Msg("index load failed; serving the snapshot")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// learnOwner asks Domo (with a token request) which user owns the API client, protects it,
+// and remembers it for the next start.
+func (b *Bridge) learnOwner(ctx context.Context) error {
 	tok, err := b.domo.Token(ctx)
 	if err != nil {
 		return fmt.Errorf("obtain a Domo token: %w", err)
 	}
-	if tok.UserID != 0 {
-		b.mu.Lock()
-		b.protected[tok.UserID] = true
-		b.mu.Unlock()
+	if tok.UserID == 0 {
+		return nil
 	}
-	if data, taken, ok, err := b.store.Snapshot(ctx, snapshotName); err == nil && ok {
-		var s index.Snapshot
-		if err := json.Unmarshal(data, &s); err == nil {
-			b.index.Replace(s, taken, 0)
-			b.log.Info().Int("users", len(s.Users)).Int("groups", len(s.Groups)).Time("taken", taken).Msg("serving from index snapshot while loading")
-			go func() {
-				if err := b.Load(context.WithoutCancel(ctx)); err != nil {
-					b.log.Error().Err(err).Msg("index load failed")
-				}
-			}()
-			return nil
-		}
-	}
-	return b.Load(ctx)
-}
-
-// Load reads every user, group and membership from Domo, merges the stored shadows, and
-// installs the result in the index. Users and groups the bridge writes meanwhile keep their
-// written state.
-func (b *Bridge) Load(ctx context.Context) error {
-	started := b.now()
-	s, err := b.readAll(ctx)
-	if err != nil {
-		b.index.SetError(err)
-		return err
-	}
-	took := b.now().Sub(started)
-	b.index.Replace(s, started, took)
-	b.log.Info().Int("users", len(s.Users)).Int("groups", len(s.Groups)).Dur("took", took).Msg("index loaded")
-	if data, err := json.Marshal(b.index.Export()); err == nil {
-		if err := b.store.PutSnapshot(ctx, snapshotName, data); err != nil {
-			b.log.Warn().Err(err).Msg("index snapshot not saved")
+	b.mu.Lock()
+	b.protected[tok.UserID] = true
+	b.mu.Unlock()
+	b.index.DeleteUser(tok.UserID) // a snapshot from before it owned the client may show it
+	id := strconv.FormatInt(tok.UserID, 10)
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err != nil || !ok || v != id {
+		if err := b.store.PutSetting(ctx, settingOwner, id); err != nil {
+			b.log.Warn().Err(err).Msg("owner of the Domo client not remembered")
 		}
 	}
 	return nil
 }
 
-func (b *Bridge) readAll(ctx context.Context) (index.Snapshot, error) {
-	records := map[int64]*userRecord{}
-	for sh, err := range b.store.UserShadows(ctx) {
-		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("read user shadows: %w", err)
-		}
-		if rec, err := decodeUserRecord(sh.Data); err == nil {
-			records[sh.ID] = rec
-		}
+// errLoadRunning is Load's answer while another load runs.
+var errLoadRunning = errors.New("an index load is already running")
+
+// Load reads every user, group and membership from Domo, merges the stored shadows, installs
+// the result in the index and stores it as the snapshot. Users and groups the bridge writes
+// meanwhile keep their written state. Only one load runs at a time; another caller gets an
+// error at once.
+func (b *Bridge) Load(ctx context.Context) error { return b.load(ctx, false) }
+
+// load is Load, first learning the owner of the API client when learn is set: a start does,
+// within the load, so that readiness shows it loading while Domo is slow to answer.
+func (b *Bridge) load(ctx context.Context, learn bool) error {
+	l, ok := b.index.BeginLoad()
+	if !ok {
+		return errLoadRunning
 	}
-	opt := b.cfg.Mapping
-	var s index.Snapshot
+	return b.run(ctx, l, learn)
+}
+
+// run carries out the load l, which it ends.
+func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
+	started := b.now()
+	var s *index.Snapshot
+	var err error
+	if learn {
+		err = b.learnOwner(ctx)
+	}
+	if err == nil {
+		s, err = b.readAll(ctx)
+	}
+	if err != nil {
+		l.Fail(err)
+		return err
+	}
+	s.LoadedAt, s.LoadTook = started, b.now().Sub(started)
+	users, groups, took := len(s.Users), len(s.Groups), s.LoadTook
+	l.Replace(s)
+	b.log.Info().Int("users", users).Int("groups", groups).Dur("took", took).Msg("index loaded")
+	b.saveSnapshot(ctx)
+	return nil
+}
+
+// saveSnapshot stores the index, so that a restart can serve at once. A failure costs only
+// that, so it is logged.
+func (b *Bridge) saveSnapshot(ctx context.Context) {
+	data, err := b.index.Export().MarshalBinary()
+	if err == nil {
+		err = b.store.PutSnapshot(context.WithoutCancel(ctx), snapshotName, data)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Msg("index snapshot not saved")
+	}
+}
+
+// readAll reads what a load installs. Its three sources are read at once, because each waits
+// on something different: the stored shadows (the state database, and JSON decoding), the
+// user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
+// (Domo, one call per group and per 500 members). The index entries are then built on every
+// CPU.
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil) // the first failure stops the other sources, and is the one reported
+	var (
+		wg      sync.WaitGroup
+		records map[int64]*userRecord
+		groups  []index.Group
+	)
+	wg.Go(func() {
+		var err error
+		if records, err = b.readUserRecords(ctx); err != nil {
+			fail(err)
+		}
+	})
+	wg.Go(func() {
+		var err error
+		if groups, err = b.readGroups(ctx); err != nil {
+			fail(err)
+		}
+	})
+	var rows []domo.User
 	for d, err := range b.domo.Users(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list Domo users: %w", err)
+			fail(fmt.Errorf("list Domo users: %w", err))
+			break
 		}
-		if b.isProtected(d.ID, d.Email) {
-			continue
+		if !b.isProtected(d.ID, d.Email) {
+			rows = append(rows, d)
 		}
-		rec := records[d.ID]
-		if rec != nil && rec.Hidden {
-			continue
-		}
-		s.Users = append(s.Users, b.entry(d, rec, opt))
 	}
-	groupShadows := map[int64]*mapping.GroupShadow{}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: groups}, nil
+}
+
+// readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
+// runs on every CPU.
+func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, error) {
+	type item struct {
+		id  int64
+		rec *userRecord
+	}
+	raw := make(chan store.Shadow, 256)
+	decoded := make(chan item, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for sh := range raw {
+				if rec, err := decodeUserRecord(sh.Data); err == nil {
+					decoded <- item{sh.ID, rec}
+				} else {
+					b.log.Error().Err(err).Int64("user", sh.ID).Msg("unreadable user shadow ignored")
+				}
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(decoded)
+	}()
+	var readErr error
+	go func() {
+		defer close(raw)
+		for sh, err := range b.store.UserShadows(ctx) {
+			if err != nil {
+				readErr = fmt.Errorf("read user shadows: %w", err)
+				return
+			}
+			raw <- sh
+		}
+	}()
+	records := map[int64]*userRecord{}
+	for it := range decoded {
+		records[it.id] = it.rec
+	}
+	return records, readErr // decoded is closed only after raw, so readErr is set by now
+}
+
+// entries builds the index entries of rows on every CPU, leaving out users the bridge hid.
+func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []index.User {
+	out := make([]index.User, len(rows))
+	keep := make([]bool, len(rows))
+	opt := b.cfg.Mapping
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(rows) + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(rows); lo += chunk {
+		hi := min(lo+chunk, len(rows))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				rec := records[rows[i].ID]
+				if rec != nil && rec.Hidden {
+					continue
+				}
+				out[i], keep[i] = b.entry(rows[i], rec, opt), true
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range out {
+		if keep[i] {
+			out[n] = out[i]
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// readGroups reads every group, its stored shadow and its members.
+func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
+	shadows := map[int64]*mapping.GroupShadow{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("read group shadows: %w", err)
+			return nil, fmt.Errorf("read group shadows: %w", err)
 		}
 		var gs mapping.GroupShadow
 		if json.Unmarshal(sh.Data, &gs) == nil {
-			groupShadows[sh.ID] = &gs
+			shadows[sh.ID] = &gs
 		}
 	}
+	var groups []domo.Group
 	for g, err := range b.domo.Groups(ctx) {
 		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list Domo groups: %w", err)
+			return nil, fmt.Errorf("list Domo groups: %w", err)
 		}
-		members, err := b.domo.GroupMembers(ctx, g.ID)
-		if err != nil {
-			return index.Snapshot{}, fmt.Errorf("list members of Domo group %d: %w", g.ID, err)
-		}
-		s.Groups = append(s.Groups, b.groupEntry(g, groupShadows[g.ID], members, opt))
+		groups = append(groups, g)
 	}
-	return s, nil
+	members, err := b.readMembers(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]index.Group, len(groups))
+	for i, g := range groups {
+		out[i] = b.groupEntry(g, shadows[g.ID], members[i], b.cfg.Mapping)
+	}
+	return out, nil
+}
+
+// readMembers reads the member lists of groups, MemberWorkers at a time: one call per group
+// and per 500 members is most of a load's calls in a tenant with many groups. The Default
+// group, which every user belongs to, is skipped while it is hidden: its list (one call per
+// 500 users) would serve nothing.
+func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int64, error) {
+	out := make([][]int64, len(groups))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(b.cfg.MemberWorkers, len(groups)) {
+		wg.Go(func() {
+			for i := range work {
+				ids, err := b.domo.GroupMembers(ctx, groups[i].ID)
+				if err != nil {
+					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
+					continue
+				}
+				out[i] = ids
+			}
+		})
+	}
+feed:
+	for i, g := range groups {
+		if b.hiddenGroup(g) {
+			continue
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // entry builds the index entry of a Domo user.
@@ -167,9 +413,7 @@ func (b *Bridge) entry(d domo.User, rec *userRecord, opt mapping.Options) index.
 	if rec != nil {
 		sh = &rec.Shadow
 	}
-	u := mapping.UserFromDomo(d, sh, opt)
-	u.Groups = nil // memberships come from the group index, which list rows lack
-	return index.User{User: u, DomoEmail: d.Email}
+	return index.NewUser(mapping.UserFromDomo(d, sh, opt), d.Email)
 }
 
 // groupEntry builds the index entry of a Domo group. Members are kept as ids only.
@@ -179,7 +423,7 @@ func (b *Bridge) groupEntry(g domo.Group, sh *mapping.GroupShadow, members []int
 }
 
 // Run refreshes the index every RefreshInterval until ctx ends, so changes made in Domo's UI
-// show up without a restart.
+// show up without a restart. A refresh due while a load still runs is skipped.
 func (b *Bridge) Run(ctx context.Context) {
 	if b.cfg.RefreshInterval <= 0 {
 		return
@@ -191,33 +435,43 @@ func (b *Bridge) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := b.Load(ctx); err != nil && ctx.Err() == nil {
+			err := b.Load(ctx)
+			switch {
+			case errors.Is(err, errLoadRunning):
+				b.log.Debug().Msg("index refresh skipped: a load is running")
+			case err != nil && ctx.Err() == nil:
 				b.log.Error().Err(err).Msg("index refresh failed; serving the previous index")
 			}
 		}
 	}
 }
 
-// Ready reports readiness for /readyz: the index is loaded. The details are sizes and ages
-// only.
+// Ready reports readiness for /readyz: the index holds a load or a snapshot. The details are
+// sizes, ages and durations only: "source" says whether the index holds a load from Domo or
+// the snapshot a restart serves until its first load finishes, "ageSeconds" how long ago its
+// data was read from Domo, and "lastRefreshFailed" that the latest load failed, the index
+// serving older data meanwhile.
 func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	st := b.index.Stats()
-	d := map[string]any{
-		"index": map[string]any{
-			"loaded":          st.Loaded,
-			"users":           st.Users,
-			"groups":          st.Groups,
-			"refreshInterval": b.cfg.RefreshInterval.String(),
-		},
+	idx := map[string]any{
+		"loaded":          st.Loaded,
+		"loading":         st.Loading,
+		"users":           st.Users,
+		"groups":          st.Groups,
+		"refreshInterval": b.cfg.RefreshInterval.String(),
 	}
-	idx := d["index"].(map[string]any)
 	if st.Loaded {
+		source := "domo"
+		if st.FromSnapshot {
+			source = "snapshot"
+		}
+		idx["source"] = source
 		idx["loadedAt"] = st.LoadedAt.UTC().Format(time.RFC3339)
-		idx["ageSeconds"] = int64(b.now().Sub(st.LoadedAt).Seconds())
+		idx["ageSeconds"] = max(int64(b.now().Sub(st.LoadedAt).Seconds()), 0)
 		idx["loadSeconds"] = st.LoadTook.Seconds()
 	}
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return st.Loaded, d
+	return st.Loaded, map[string]any{"index": idx}
 }

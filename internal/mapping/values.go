@@ -336,3 +336,174 @@ func metaValues(resourceType []any, created, modified time.Time, version func() 
 	}
 	return nil
 }
+
+// StringValue is Values without allocating, for attributes with at most one value, a string:
+// when Values(key, sub) would return nothing or one string, it returns that string (or "") and
+// true. For anything else (ids, booleans, times, multi-valued and complex attributes asked for
+// whole) it returns false and the caller uses Values. Filters over a scan of the index call it
+// for every user.
+func (u *User) StringValue(key, sub string) (string, bool) {
+	if sub != "" && !complexUserAttr(key) {
+		return "", true
+	}
+	switch key {
+	case "externalid":
+		return u.ExternalID, true
+	case "username":
+		return u.UserName, true
+	case "displayname":
+		return u.DisplayName, true
+	case "nickname":
+		return u.NickName, true
+	case "profileurl":
+		return u.ProfileURL, true
+	case "title":
+		return u.Title, true
+	case "usertype":
+		return u.UserType, true
+	case "preferredlanguage":
+		return u.PreferredLanguage, true
+	case "locale":
+		return u.Locale, true
+	case "timezone":
+		return u.Timezone, true
+	case "name":
+		n := &u.Name
+		switch sub {
+		case "":
+			return "", false
+		case "formatted":
+			return n.Formatted, true
+		case "familyname":
+			return n.FamilyName, true
+		case "givenname":
+			return n.GivenName, true
+		case "middlename":
+			return n.MiddleName, true
+		case "honorificprefix":
+			return n.HonorificPrefix, true
+		case "honorificsuffix":
+			return n.HonorificSuffix, true
+		}
+		return "", true
+	case "meta":
+		if sub == "resourcetype" {
+			return "User", true
+		}
+		return "", false
+	case entEmployeeNumber:
+		return u.Enterprise.EmployeeNumber, true
+	case entCostCenter:
+		return u.Enterprise.CostCenter, true
+	case entOrganization:
+		return u.Enterprise.Organization, true
+	case entDivision:
+		return u.Enterprise.Division, true
+	case entDepartment:
+		return u.Enterprise.Department, true
+	case entManager:
+		switch sub {
+		case "value":
+			return u.Enterprise.Manager.Value, true
+		case "displayname":
+			return u.Enterprise.Manager.DisplayName, true
+		case "":
+			return "", false
+		}
+		return "", true
+	case "id", "active", "schemas", "emails", "phonenumbers", "ims", "photos", "entitlements",
+		"roles", "x509certificates", "addresses", "groups":
+		return "", false
+	}
+	return "", true // unknown to Values too: no value
+}
+
+// An element of a multi-valued complex attribute (emails, addresses, groups) is itself a
+// resource to value-path filters such as emails[type eq "work" and value co "@x.com"]: its
+// Values(sub, "") and StringValue(sub, "") answer what the element's map in
+// Values(attribute, "") holds under sub, so that a scan builds no map per element.
+
+// Values answers for sub-attribute key of the element.
+func (m *Multi) Values(key, _ string) []any {
+	if key == "primary" {
+		if m.Primary {
+			return valsTrue
+		}
+		return nil
+	}
+	s, _ := m.StringValue(key, "")
+	return one(s)
+}
+
+// StringValue is Values without allocating; false for primary.
+func (m *Multi) StringValue(key, _ string) (string, bool) {
+	switch key {
+	case "value":
+		return m.Value, true
+	case "display":
+		return m.Display, true
+	case "type":
+		return m.Type, true
+	case "primary":
+		return "", false
+	}
+	return "", true
+}
+
+// Values answers for sub-attribute key of the address.
+func (a *Address) Values(key, _ string) []any {
+	if key == "primary" {
+		if a.Primary {
+			return valsTrue
+		}
+		return nil
+	}
+	s, _ := a.StringValue(key, "")
+	return one(s)
+}
+
+// StringValue is Values without allocating; false for primary.
+func (a *Address) StringValue(key, _ string) (string, bool) {
+	switch key {
+	case "formatted":
+		return a.Formatted, true
+	case "streetaddress":
+		return a.StreetAddress, true
+	case "locality":
+		return a.Locality, true
+	case "region":
+		return a.Region, true
+	case "postalcode":
+		return a.PostalCode, true
+	case "country":
+		return a.Country, true
+	case "type":
+		return a.Type, true
+	case "primary":
+		return "", false
+	}
+	return "", true
+}
+
+// Values answers for sub-attribute key of the group reference; its type is always "direct",
+// and its value is there even when empty, as in its map.
+func (g *GroupRef) Values(key, _ string) []any {
+	if key == "value" {
+		return []any{g.Value}
+	}
+	s, _ := g.StringValue(key, "")
+	return one(s)
+}
+
+// StringValue is Values without allocating; false for an empty value, which Values returns.
+func (g *GroupRef) StringValue(key, _ string) (string, bool) {
+	switch key {
+	case "value":
+		return g.Value, g.Value != ""
+	case "display":
+		return g.Display, true
+	case "type":
+		return "direct", true
+	}
+	return "", true
+}

@@ -792,6 +792,7 @@ func (c *compiler) comparison(e *filter.AttributeExpression, parent *AttrPath) (
 		}
 	}
 	n.key, n.sub = p.Key(), p.SubKey()
+	n.elems = parent == nil && n.sub != "" && p.Attr.MultiValued() && p.Attr.AttributeType() == "complex"
 	n.caseExact = leaf.CaseExact()
 	switch leaf.AttributeType() {
 	case "boolean":
@@ -961,6 +962,7 @@ func parseDateTime(s string) (time.Time, bool) {
 type node interface {
 	match(r Resource) bool
 	matchElem(m map[string]any) bool
+	matchIn(e Resource) bool // matchElem for an element an ElementValuer gave
 	candidates(group bool) ([]Lookup, bool)
 	depth() int
 	write(b *strings.Builder)
@@ -998,6 +1000,15 @@ func (n *andNode) match(r Resource) bool {
 func (n *andNode) matchElem(m map[string]any) bool {
 	for _, k := range n.eval {
 		if !k.matchElem(m) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *andNode) matchIn(e Resource) bool {
+	for _, k := range n.eval {
+		if !k.matchIn(e) {
 			return false
 		}
 	}
@@ -1053,6 +1064,15 @@ func (n *orNode) matchElem(m map[string]any) bool {
 	return false
 }
 
+func (n *orNode) matchIn(e Resource) bool {
+	for _, k := range n.eval {
+		if k.matchIn(e) {
+			return true
+		}
+	}
+	return false
+}
+
 // candidates of a disjunction: the union, and only when every disjunct has lookups.
 func (n *orNode) candidates(group bool) ([]Lookup, bool) {
 	var all []Lookup
@@ -1081,6 +1101,7 @@ type notNode struct{ kid node }
 
 func (n *notNode) match(r Resource) bool            { return !n.kid.match(r) }
 func (n *notNode) matchElem(m map[string]any) bool  { return !n.kid.matchElem(m) }
+func (n *notNode) matchIn(e Resource) bool          { return !n.kid.matchIn(e) }
 func (n *notNode) candidates(bool) ([]Lookup, bool) { return nil, false }
 func (n *notNode) depth() int                       { return 1 + n.kid.depth() }
 func (n *notNode) write(b *strings.Builder) {
@@ -1103,6 +1124,16 @@ type valuePathNode struct {
 }
 
 func (n *valuePathNode) match(r Resource) bool {
+	if ev, ok := r.(ElementValuer); ok {
+		if elems, ok := ev.Elements(n.key); ok {
+			for _, e := range elems {
+				if n.inner.matchIn(e) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	for _, v := range r.Values(n.key, "") {
 		if m, ok := v.(map[string]any); ok && n.inner.matchElem(m) {
 			return true
@@ -1112,6 +1143,7 @@ func (n *valuePathNode) match(r Resource) bool {
 }
 
 func (n *valuePathNode) matchElem(map[string]any) bool { return false } // never nested
+func (n *valuePathNode) matchIn(Resource) bool         { return false }
 
 // candidates: an element satisfying inner satisfies one of inner's lookups, whose keys are
 // already those of attr.sub (emails.value).
@@ -1131,6 +1163,7 @@ type cmpNode struct {
 	path      AttrPath
 	key, sub  string
 	inElem    bool // inside a value path: evaluated against one element, by sub
+	elems     bool // a sub-attribute of a multi-valued complex attribute (emails.value)
 	typ       valType
 	op        opKind
 	negate    bool // ne, and eq null
@@ -1148,20 +1181,52 @@ type cmpNode struct {
 }
 
 func (n *cmpNode) match(r Resource) bool {
-	hit := false
-	for _, v := range r.Values(n.key, n.sub) {
-		if n.test(v) {
-			hit = true
-			break
+	if n.elems {
+		if ev, ok := r.(ElementValuer); ok {
+			if elems, ok := ev.Elements(n.key); ok {
+				hit := false
+				for _, e := range elems {
+					if n.hit(e, n.sub, "") {
+						hit = true
+						break
+					}
+				}
+				return hit != n.negate
+			}
 		}
 	}
-	return hit != n.negate
+	return n.hit(r, n.key, n.sub) != n.negate
 }
 
 func (n *cmpNode) matchElem(m map[string]any) bool {
 	v, ok := m[n.sub]
 	hit := ok && n.test(v)
 	return hit != n.negate
+}
+
+func (n *cmpNode) matchIn(e Resource) bool { return n.hit(e, n.sub, "") != n.negate }
+
+// hit reports whether some value of r at key and sub satisfies the operator (before negation).
+func (n *cmpNode) hit(r Resource, key, sub string) bool {
+	if sv, ok := r.(StringValuer); ok {
+		if s, ok := sv.StringValue(key, sub); ok {
+			switch {
+			case s == "":
+				return false
+			case n.op == opPr:
+				return true
+			case n.typ == vtString || n.typ == vtBinary:
+				return n.testStr(s)
+			}
+			return n.test(s)
+		}
+	}
+	for _, v := range r.Values(key, sub) {
+		if n.test(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // test applies the (positive) operator to one value.

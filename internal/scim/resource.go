@@ -78,3 +78,26 @@ type Lookup struct {
 	Key   string
 	Value string
 }
+
+// StringValuer is an optional fast path of Resource. A filter evaluated over a scan of 100,000
+// users calls Values once per user, and Values allocates a slice and boxes its string; a
+// resource that also implements StringValuer answers without either.
+type StringValuer interface {
+	// StringValue returns (v, true) when Values(key, sub) would return no value (v is "") or
+	// exactly one value, the non-empty string v. It returns false for anything else, and the
+	// caller then uses Values.
+	StringValue(key, sub string) (v string, ok bool)
+}
+
+// ElementValuer is an optional fast path of Resource for multi-valued complex attributes
+// (emails, addresses, groups...), which Values would return as one map per element. A
+// value-path filter such as emails[type eq "work" and value co "@x.com"], or a comparison on
+// a sub-attribute such as emails.value co "@x.com", then reads each element as a Resource.
+type ElementValuer interface {
+	// Elements returns the elements of the multi-valued complex attribute key, in the order of
+	// Values(key, ""), each answering Values(sub, "") with what that element's map holds under
+	// sub (nothing, or a one-value slice). ok is false when the resource offers no such view
+	// of key; the caller then uses Values. The slice and the elements may be reused by the
+	// resource's next call, so callers must not keep them.
+	Elements(key string) (elems []Resource, ok bool)
+}

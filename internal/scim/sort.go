@@ -59,18 +59,50 @@ func Comparator(p AttrPath) func(a, b Resource) int {
 		}
 		cmp = sortBy(asSortString, order)
 	}
-	return func(a, b Resource) int {
+	slow := func(a, b Resource) int {
 		c, okA, okB := cmp(get(a), get(b))
-		switch {
-		case okA && okB:
-			return c
-		case okA:
-			return -1
-		case okB:
-			return 1
-		}
-		return 0
+		return presentFirst(c, okA, okB)
 	}
+	if p.Attr.MultiValued() || leaf.AttributeType() == "complex" || leaf.AttributeType() == "boolean" ||
+		leaf.AttributeType() == "dateTime" || leaf.AttributeType() == "integer" || leaf.AttributeType() == "decimal" {
+		return slow
+	}
+	// A single-valued string: compared without boxing when both resources are StringValuers,
+	// which is what makes sorting a scan's matches cheap.
+	key, sub := p.Key(), p.SubKey()
+	order := foldCompare
+	if leaf.CaseExact() || leaf.AttributeType() == "binary" {
+		order = strings.Compare
+	}
+	return func(a, b Resource) int {
+		if sa, ok := a.(StringValuer); ok {
+			if sb, ok := b.(StringValuer); ok {
+				x, okA := sa.StringValue(key, sub)
+				y, okB := sb.StringValue(key, sub)
+				if okA && okB {
+					if x != "" && y != "" {
+						return order(x, y)
+					}
+					return presentFirst(0, x != "", y != "")
+				}
+			}
+		}
+		return slow(a, b)
+	}
+}
+
+// presentFirst is the order of two values given whether each was present, c when both were:
+// a resource without a value sorts after one with.
+func presentFirst(c int, okA, okB bool) int {
+	switch {
+	case okA && okB:
+		return c
+	case okA:
+		return -1
+	case okB:
+		return 1
+	}
+	return 0
 }
 
 // sortBy adapts a typed conversion and order to values of any type; the booleans report
