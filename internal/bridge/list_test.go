@@ -594,7 +594,12 @@ func TestGroupListThroughHTTP(t *testing.T) {
 			}
 		}
 	}
+	// Lists leave members out unless asked (the issue: no member expansion unless asked).
 	a := srv.list("GET", "/scim/v2/Groups?filter="+url.QueryEscape(`displayName eq "Sales"`), "")
+	if a.resources[0]["members"] != nil {
+		t.Fatalf("members listed without being asked: %v", a.resources[0]["members"])
+	}
+	a = srv.list("GET", "/scim/v2/Groups?attributes=displayName,members&filter="+url.QueryEscape(`displayName eq "Sales"`), "")
 	if ms, _ := a.resources[0]["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["value"] != ada {
 		t.Fatalf("members: %v", a.resources[0]["members"])
 	}

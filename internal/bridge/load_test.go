@@ -124,7 +124,7 @@ func waitIndex(t *testing.T, ix *index.Index, cond func(index.Stats) bool) {
 	}
 }
 
-func listIDs(t *testing.T, tb *testBridge, filter string) []string {
+func listedIDs(t *testing.T, tb *testBridge, filter string) []string {
 	t.Helper()
 	q := scim.Query{StartIndex: 1, Count: 500}
 	if filter != "" {
@@ -163,9 +163,9 @@ func TestRefreshSeesChangesMadeInDomo(t *testing.T) {
 	}
 	added := sim.AddUser(domosim.SimUser{Name: "New Hire", Email: "new.hire@acmecompany.example", Title: "Intern"})
 	seen := func() bool {
-		return strings.Join(listIDs(t, tb, `title eq "chief refresher"`), ",") == strconv.FormatInt(edited, 10) &&
-			len(listIDs(t, tb, `id eq "`+strconv.FormatInt(gone, 10)+`"`)) == 0 &&
-			len(listIDs(t, tb, `userName eq "NEW.HIRE@acmecompany.example"`)) == 1
+		return strings.Join(listedIDs(t, tb, `title eq "chief refresher"`), ",") == strconv.FormatInt(edited, 10) &&
+			len(listedIDs(t, tb, `id eq "`+strconv.FormatInt(gone, 10)+`"`)) == 0 &&
+			len(listedIDs(t, tb, `userName eq "NEW.HIRE@acmecompany.example"`)) == 1
 	}
 	if seen() {
 		t.Fatal("the index knew of the changes before any refresh")
@@ -220,13 +220,13 @@ func TestWritesDuringALoadSurvive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := listIDs(t, tb, `title eq "Written during the load"`); strings.Join(got, ",") != patched {
+	if got := listedIDs(t, tb, `title eq "Written during the load"`); strings.Join(got, ",") != patched {
 		t.Errorf("the PATCH made during the load was lost: %v", got)
 	}
-	if got := listIDs(t, tb, `id eq "`+deleted+`"`); len(got) != 0 {
+	if got := listedIDs(t, tb, `id eq "`+deleted+`"`); len(got) != 0 {
 		t.Errorf("the user deleted during the load is back: %v", got)
 	}
-	if got := listIDs(t, tb, `userName eq "late@example.com"`); strings.Join(got, ",") != created {
+	if got := listedIDs(t, tb, `userName eq "late@example.com"`); strings.Join(got, ",") != created {
 		t.Errorf("the user created during the load is missing: %v", got)
 	}
 
@@ -234,7 +234,7 @@ func TestWritesDuringALoadSurvive(t *testing.T) {
 	if err := tb.b.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := listIDs(t, tb, `title eq "Written during the load" or userName eq "late@example.com"`); len(got) != 2 {
+	if got := listedIDs(t, tb, `title eq "Written during the load" or userName eq "late@example.com"`); len(got) != 2 {
 		t.Errorf("after the next load: %v", got)
 	}
 }
@@ -316,7 +316,7 @@ func TestRestartServesTheSnapshotAtOnce(t *testing.T) {
 	if !ready || idx["source"] != "snapshot" || idx["users"] != want || idx["loading"] != true {
 		t.Fatalf("readiness while Domo is silent: %v %v", ready, details)
 	}
-	if got := listIDs(t, second, `userName eq "ada@example.com"`); strings.Join(got, ",") != ada {
+	if got := listedIDs(t, second, `userName eq "ada@example.com"`); strings.Join(got, ",") != ada {
 		t.Fatalf("snapshot does not answer: %v", got)
 	}
 	owner := strconv.FormatInt(sim.OwnerID(), 10)
@@ -331,7 +331,7 @@ func TestRestartServesTheSnapshotAtOnce(t *testing.T) {
 	if _, details := second.b.Ready(context.Background()); details["index"].(map[string]any)["source"] != "domo" {
 		t.Fatalf("after the load: %v", details)
 	}
-	if got := listIDs(t, second, `userName eq "after@acmecompany.example"`); len(got) != 1 {
+	if got := listedIDs(t, second, `userName eq "after@acmecompany.example"`); len(got) != 1 {
 		t.Fatal("the load after the restart did not replace the snapshot")
 	}
 }
