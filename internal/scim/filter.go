@@ -1615,5 +1615,7 @@ func foldKey(r rune) rune {
 	if low < utf8.RuneSelf {
 		return rune(lowerASCII(byte(low)))
 	}
-	return unicode.ToLower(low)
+	// Not unicode.ToLower(low): that can leave the fold orbit (İ lower-cases to i, yet
+	// strings.EqualFold("İ", "i") is false), so the smallest member of the orbit is the key.
+	return low
 }

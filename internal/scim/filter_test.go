@@ -738,3 +738,14 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestFoldCompareAgreesWithEqualFold checks the ordering key against strings.EqualFold on the
+// runes where lower-casing leaves the fold orbit.
+func TestFoldCompareAgreesWithEqualFold(t *testing.T) {
+	for _, pair := range [][2]string{{"İ", "i"}, {"ſ", "s"}, {"K", "k"}, {"ς", "σ"}, {"Σ", "ς"}, {"ǅ", "ǆ"}, {"ı", "I"}} {
+		eq := strings.EqualFold(pair[0], pair[1])
+		if got := foldCompare(pair[0], pair[1]) == 0; got != eq {
+			t.Errorf("foldCompare(%q, %q) == 0 is %v, strings.EqualFold says %v", pair[0], pair[1], got, eq)
+		}
+	}
+}
