@@ -179,6 +179,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 			if err == nil {
 				loaded.Store(true)
 				b.Run(runCtx)
+				b.Wait() // the load behind a snapshot, if any, ends with runCtx too
 				return
 			}
 			if runCtx.Err() != nil {

@@ -53,6 +53,8 @@ type Bridge struct {
 	log   zerolog.Logger
 	now   func() time.Time
 
+	bg sync.WaitGroup // background work begun by Start
+
 	userLocks  keyedMutex
 	groupLocks keyedMutex
 

@@ -238,6 +238,22 @@ type pauseState struct {
 	Since  time.Time
 }
 
+// encode stores when and why, so that a restart reports the pause's real start.
+func (p *pauseState) encode() string {
+	return p.Since.UTC().Format(time.RFC3339) + "\t" + p.Reason
+}
+
+// decodePause reads a stored pause; a value without a time (older state files) is a reason
+// whose start is unknown, taken as now.
+func decodePause(v string, now time.Time) *pauseState {
+	if ts, reason, ok := strings.Cut(v, "\t"); ok {
+		if t, err := time.Parse(time.RFC3339, ts); err == nil {
+			return &pauseState{Reason: reason, Since: t}
+		}
+	}
+	return &pauseState{Reason: v, Since: now}
+}
+
 // LoadSwitches restores the pause switch and the breaker from the store after a restart.
 func (b *Bridge) LoadSwitches(ctx context.Context) error {
 	reason, paused, err := b.store.Setting(ctx, settingPaused)
@@ -251,7 +267,7 @@ func (b *Bridge) LoadSwitches(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if paused {
-		b.paused = &pauseState{Reason: reason, Since: b.now()}
+		b.paused = decodePause(reason, b.now())
 	}
 	if open {
 		t, _ := time.Parse(time.RFC3339, since)
@@ -272,11 +288,12 @@ func (b *Bridge) Pause(ctx context.Context, reason string) error {
 	if reason == "" {
 		reason = "paused by operator"
 	}
-	if err := b.store.PutSetting(ctx, settingPaused, reason); err != nil {
+	st := &pauseState{Reason: reason, Since: b.now()}
+	if err := b.store.PutSetting(ctx, settingPaused, st.encode()); err != nil {
 		return err
 	}
 	b.mu.Lock()
-	b.paused = &pauseState{Reason: reason, Since: b.now()}
+	b.paused = st
 	b.mu.Unlock()
 	b.log.Warn().Str("reason", reason).Msg("provisioning paused")
 	return nil

@@ -245,3 +245,37 @@ func TestPutWithoutActiveKeepsTheUserInactive(t *testing.T) {
 	}
 	d.wantAccess("after the PUT", "Social", nil)
 }
+
+// TestPauseSurvivesRestart: the pause switch and when it began come back after a restart.
+func TestPauseSurvivesRestart(t *testing.T) {
+	sim := domosim.New(domosim.Options{Seed: 31})
+	tb := newTestBridge(t, sim, nil)
+	if err := tb.b.Pause(tb.ctx(), "incident 42"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := tb.b.Status(tb.ctx())
+	since := st["pausedSince"]
+
+	cfg := tb.b.cfg
+	cfg.Now = func() time.Time { return time.Now().Add(time.Hour) } // restarted an hour later
+	again, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.LoadSwitches(tb.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if paused, _ := again.Paused(); !paused {
+		t.Fatal("pause lost across a restart")
+	}
+	st2, _ := again.Status(tb.ctx())
+	if st2["pauseReason"] != "incident 42" || st2["pausedSince"] != since {
+		t.Fatalf("after restart: reason %v since %v, want %q %v", st2["pauseReason"], st2["pausedSince"], "incident 42", since)
+	}
+	if err := again.Resume(tb.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if paused, _ := again.Paused(); paused {
+		t.Fatal("still paused after resume")
+	}
+}

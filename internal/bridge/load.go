@@ -81,7 +81,7 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 func (b *Bridge) Start(ctx context.Context) error {
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
-		go b.loadBehind(ctx, l)
+		b.bg.Go(func() { b.loadBehind(ctx, l) })
 		return nil
 	}
 	return b.load(ctx, true)
@@ -475,3 +475,7 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	}
 	return st.Loaded, map[string]any{"index": idx}
 }
+
+// Wait blocks until the background work Start began (the load behind a snapshot) has ended.
+// Callers cancel Start's context first; the store must stay open until Wait returns.
+func (b *Bridge) Wait() { b.bg.Wait() }
