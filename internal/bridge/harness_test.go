@@ -40,6 +40,9 @@ func newTestBridge(t *testing.T, sim *domosim.Sim, mutate func(*Config)) *testBr
 	client, err := domo.New(domo.Config{
 		BaseURL: ts.URL, ClientID: opts.ClientID, ClientSecret: opts.ClientSecret,
 		RatePerMinute: 600000, Logger: zerolog.Nop(),
+		// One page at a time: tests count Domo calls exactly, and a speculative page the client
+		// cancels may still reach the simulator after the listing returned.
+		PageConcurrency: 1,
 	})
 	if err != nil {
 		t.Fatal(err)
