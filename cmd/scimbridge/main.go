@@ -26,6 +26,7 @@ Usage:
   scimbridge serve [flags]    serve SCIM in front of a Domo tenant (configuration from flags or SCIMBRIDGE_* variables)
   scimbridge demo [flags]     run a Domo simulator and the bridge together on loopback
   scimbridge check [flags]    validate configuration, reach Domo, report, exit non-zero on any problem
+  scimbridge load [flags]     drive a bridge and a Domo simulator with IdP-shaped traffic, check consistency
   scimbridge version          print the version
 
 Run "scimbridge <command> -h" for a command's flags.
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return check(ctx, rest, getenv, stdout, stderr)
+	case "load":
+		return load(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "scimbridge", version())
 		return nil
