@@ -43,6 +43,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap stops the demos
 
 echo "-- suites from $suites"
 python3 "$here/results.py" expected "$here/expected-failures.txt"
