@@ -364,14 +364,21 @@ type attempt struct {
 }
 
 type recorder struct {
-	mu       sync.Mutex
-	attempts []attempt
-	gaveUp   map[string]int
+	mu               sync.Mutex
+	attempts         []attempt
+	gaveUp           map[string]int
+	malformedAnswers []string // answers that were not JSON
 }
 
 func (r *recorder) add(a attempt) {
 	r.mu.Lock()
 	r.attempts = append(r.attempts, a)
+	r.mu.Unlock()
+}
+
+func (r *recorder) malformed(op string, status int, err error) {
+	r.mu.Lock()
+	r.malformedAnswers = append(r.malformedAnswers, fmt.Sprintf("%s answered %d: %v", op, status, err))
 	r.mu.Unlock()
 }
 
@@ -439,8 +446,13 @@ func (d *driver) do(ctx context.Context, op, method, path string, body any) (ans
 		a, retryAfter, err := d.send(ctx, op, method, path, raw)
 		a.attempts = n
 		last, lastErr = a, err
-		if err == nil && a.status != http.StatusTooManyRequests && a.status < 500 {
-			return a, nil
+		if a.status != 0 && a.status != http.StatusTooManyRequests && a.status < 500 {
+			if err != nil {
+				// An answer that is not what SCIM promises is the bridge's fault, not a
+				// transient one: counted, and not retried.
+				d.rec.malformed(op, a.status, err)
+			}
+			return a, err
 		}
 		if n >= d.attempts || ctx.Err() != nil {
 			break
@@ -552,6 +564,9 @@ type wantUser struct {
 	created     bool
 }
 
+// unsure reports whether the IdP never learned the outcome of the named write.
+func (u *wantUser) unsure(write string) bool { return slices.Contains(u.uncertain, write) }
+
 // wantGroup is a group the IdP created.
 type wantGroup struct {
 	name      string
@@ -653,13 +668,22 @@ func (w *world) run(ctx context.Context, d *driver) {
 }
 
 // importUsers pages through every user as Okta's import does: startIndex/count until
-// totalResults, checking that pages are well-formed integers.
+// totalResults, checking that the paging fields are JSON integers (Okta requires it).
 func (w *world) importUsers(ctx context.Context, d *driver) {
 	for start := 1; ; start += 100 {
 		a, err := d.do(ctx, "GET /Users (import page)", http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=100", start), nil)
 		if err != nil || a.status != http.StatusOK {
 			w.fail("import page at %d: %d %v", start, a.status, err)
 			return
+		}
+		for _, k := range []string{"totalResults", "startIndex", "itemsPerPage"} {
+			if v, ok := a.body[k].(float64); !ok || v != float64(int(v)) {
+				w.fail("import page at %d: %s is %v, not a JSON integer", start, k, a.body[k])
+				return
+			}
+		}
+		if got := int(a.body["startIndex"].(float64)); got != start {
+			w.fail("import page at %d: startIndex %d", start, got)
 		}
 		total, _ := a.body["totalResults"].(float64)
 		if start+100 > int(total) {
@@ -982,122 +1006,158 @@ type opStats struct {
 // Consistent reports whether the simulator's state matches what the bridge answered.
 func (r *loadReport) Consistent() bool { return len(r.Problems) == 0 }
 
-// verify compares the simulator's final state with what the IdP wrote and what the bridge
-// answers now.
-func (w *world) verify(ctx context.Context, d *driver) *loadReport {
-	rep := &loadReport{Options: w.o}
-	problem := func(format string, args ...any) {
-		if len(rep.Problems) < 50 {
-			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
-		} else if len(rep.Problems) == 50 {
-			rep.Problems = append(rep.Problems, "... (more problems not shown)")
-		}
-	}
-	w.errMu.Lock()
-	rep.DriverFailures = slices.Clone(w.errs)
-	w.errMu.Unlock()
-	if n := w.failed.Load(); n > 0 {
-		problem("%d IdP request sequence(s) failed (first: %s)", n, rep.DriverFailures[0])
-	}
+// maxProblems bounds the problems a report lists: past a few dozen, more say nothing new.
+const maxProblems = 50
 
-	// Nothing duplicated: no email twice among Domo's live users, no id handed out twice.
-	byEmail := map[string][]domosim.SimUser{}
-	for _, su := range w.sim.Users() {
-		k := strings.ToLower(su.Email)
-		byEmail[k] = append(byEmail[k], su)
+func (r *loadReport) problem(format string, args ...any) {
+	switch {
+	case len(r.Problems) < maxProblems:
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	case len(r.Problems) == maxProblems:
+		r.Problems = append(r.Problems, "... (more problems not shown)")
 	}
-	for e, list := range byEmail {
+}
+
+// consistency is one comparison of the simulator's final state with what the IdP wrote and what
+// the bridge answers now.
+type consistency struct {
+	w       *world
+	d       *driver
+	rep     *loadReport
+	byEmail map[string][]domosim.SimUser // Domo's live users by lower-cased email
+	emailOf map[string]string            // the IdP's users by the SCIM id the bridge gave
+}
+
+func (w *world) verify(ctx context.Context, d *driver) *loadReport {
+	c := &consistency{w: w, d: d, rep: &loadReport{Options: w.o}, byEmail: map[string][]domosim.SimUser{}, emailOf: map[string]string{}}
+	c.traffic()
+	c.duplicates()
+	c.users()
+	c.groups(ctx)
+	c.answers(ctx)
+	return c.rep
+}
+
+// traffic reports the IdP sequences that failed and the answers that were not SCIM.
+func (c *consistency) traffic() {
+	c.w.errMu.Lock()
+	c.rep.DriverFailures = slices.Clone(c.w.errs)
+	c.w.errMu.Unlock()
+	if n := c.w.failed.Load(); n > 0 {
+		c.rep.problem("%d IdP request sequence(s) failed (first: %s)", n, c.rep.DriverFailures[0])
+	}
+	c.d.rec.mu.Lock()
+	malformed := slices.Clone(c.d.rec.malformedAnswers)
+	c.d.rec.mu.Unlock()
+	for _, m := range malformed {
+		c.rep.problem("malformed answer: %s", m)
+	}
+}
+
+// duplicates: no email twice among Domo's live users, no SCIM id handed out twice.
+func (c *consistency) duplicates() {
+	for _, su := range c.w.sim.Users() {
+		k := strings.ToLower(su.Email)
+		c.byEmail[k] = append(c.byEmail[k], su)
+	}
+	for e, list := range c.byEmail {
 		if len(list) > 1 {
-			problem("duplicate: %d Domo users have email %s", len(list), e)
+			c.rep.problem("duplicate: %d Domo users have email %s", len(list), e)
 		}
 	}
-	ids := map[string]string{}
-	for _, u := range w.users {
+	for _, u := range c.w.users {
 		if u.id == "" {
 			continue
 		}
-		if other, dup := ids[u.id]; dup {
-			problem("duplicate: the bridge gave id %s to both %s and %s", u.id, other, u.email)
+		if other, dup := c.emailOf[u.id]; dup {
+			c.rep.problem("duplicate: the bridge gave id %s to both %s and %s", u.id, other, u.email)
 		}
-		ids[u.id] = u.email
+		c.emailOf[u.id] = u.email
 	}
-	loadUsers := 0
-	for e := range byEmail {
-		if strings.HasSuffix(e, "@"+loadDomain) {
-			loadUsers++
-		}
-	}
+}
 
-	// Nothing lost: every created user is in Domo once, with what was written; deleted ones
-	// are gone.
-	demote := w.o.deprovision == "demote"
+// users: every created user is in Domo once, with what was written; deleted ones are gone;
+// nobody else carries the load's domain.
+func (c *consistency) users() {
+	rep, o := c.rep, c.w.o
 	wantLive := 0
-	for _, u := range w.users {
+	for _, u := range c.w.users {
 		if len(u.uncertain) > 0 {
 			rep.UsersUncertain++
 		}
+		list := c.byEmail[strings.ToLower(u.email)]
 		if !u.created {
-			if su, ok := byEmail[strings.ToLower(u.email)]; ok && !slices.Contains(u.uncertain, "create") {
-				problem("stray: %s is in Domo (id %d) though its creation failed", u.email, su[0].ID)
+			if len(list) > 0 && !u.unsure("create") {
+				rep.problem("stray: %s is in Domo (id %d) though its creation failed", u.email, list[0].ID)
 			}
 			continue
 		}
-		list := byEmail[strings.ToLower(u.email)]
-		gone := u.deleted || (!u.active && w.o.deprovision == "delete")
+		gone := u.deleted || (!u.active && o.deprovision == "delete")
 		switch {
-		case gone && len(list) > 0 && !slices.Contains(u.uncertain, "delete"):
-			problem("not deleted: %s (SCIM id %s) is still in Domo", u.email, u.id)
+		case gone && len(list) > 0 && !u.unsure("delete"):
+			rep.problem("not deleted: %s (SCIM id %s) is still in Domo", u.email, u.id)
 			continue
 		case gone:
 			rep.UsersDeleted++
 			continue
 		case len(list) == 0:
-			problem("lost: %s (SCIM id %s) was created but is not in Domo", u.email, u.id)
+			rep.problem("lost: %s (SCIM id %s) was created but is not in Domo", u.email, u.id)
 			continue
 		}
 		wantLive++
 		su := list[0]
 		if strconv.FormatInt(su.ID, 10) != u.id {
-			problem("id: %s is Domo user %d, the bridge answered id %s", u.email, su.ID, u.id)
+			rep.problem("id: %s is Domo user %d, the bridge answered id %s", u.email, su.ID, u.id)
 		}
-		if !slices.Contains(u.uncertain, "profile") {
+		if !u.unsure("profile") {
 			if su.Name != u.displayName {
-				problem("value: Domo name of %s is %q, the IdP wrote %q", u.email, su.Name, u.displayName)
+				rep.problem("value: Domo name of %s is %q, the IdP wrote %q", u.email, su.Name, u.displayName)
 			}
 			if su.Title != u.title {
-				problem("value: Domo title of %s is %q, the IdP wrote %q", u.email, su.Title, u.title)
+				rep.problem("value: Domo title of %s is %q, the IdP wrote %q", u.email, su.Title, u.title)
 			}
 		}
 		if !u.active {
 			rep.UsersInactive++
-			if demote && su.Role != "Social" && !slices.Contains(u.uncertain, "deactivate") {
-				problem("demote: %s has role %q after deactivation, want Social", u.email, su.Role)
+			if o.deprovision == "demote" && su.Role != "Social" && !u.unsure("deactivate") {
+				rep.problem("demote: %s has role %q after deactivation, want Social", u.email, su.Role)
 			}
 		}
 	}
 	rep.UsersExpected = wantLive
-	if diff := loadUsers - wantLive; diff > rep.UsersUncertain || -diff > rep.UsersUncertain {
-		problem("count: Domo holds %d load users, the IdP expects %d (%d uncertain)", loadUsers, wantLive, rep.UsersUncertain)
-	}
-
-	// Memberships: each group exists once, with exactly the members the IdP left in it.
-	liveGroups := map[string][]domosim.SimGroup{}
-	for _, sg := range w.sim.GroupsSnapshot() {
-		if !sg.Deleted {
-			liveGroups[strings.ToLower(sg.Name)] = append(liveGroups[strings.ToLower(sg.Name)], sg)
+	loadUsers := 0
+	for e := range c.byEmail {
+		if strings.HasSuffix(e, "@"+loadDomain) {
+			loadUsers++
 		}
 	}
-	for gi, g := range w.groups {
-		list := liveGroups[strings.ToLower(g.name)]
+	if diff := loadUsers - wantLive; diff > rep.UsersUncertain || -diff > rep.UsersUncertain {
+		rep.problem("count: Domo holds %d load users, the IdP expects %d (%d uncertain)", loadUsers, wantLive, rep.UsersUncertain)
+	}
+}
+
+// groups: each group exists once in Domo, with exactly the members the IdP left in it, and the
+// bridge's GET of the group lists Domo's members.
+func (c *consistency) groups(ctx context.Context) {
+	rep, o := c.rep, c.w.o
+	live := map[string][]domosim.SimGroup{}
+	for _, sg := range c.w.sim.GroupsSnapshot() {
+		if !sg.Deleted {
+			k := strings.ToLower(sg.Name)
+			live[k] = append(live[k], sg)
+		}
+	}
+	for gi, g := range c.w.groups {
+		list := live[strings.ToLower(g.name)]
 		if len(list) != 1 {
 			if !g.uncertain || len(list) > 1 {
-				problem("group %q is %d times in Domo, want once", g.name, len(list))
+				rep.problem("group %q is %d times in Domo, want once", g.name, len(list))
 			}
 			continue
 		}
 		sg := list[0]
 		if strconv.FormatInt(sg.ID, 10) != g.id {
-			problem("group %q is Domo group %d, the bridge answered id %s", g.name, sg.ID, g.id)
+			rep.problem("group %q is Domo group %d, the bridge answered id %s", g.name, sg.ID, g.id)
 			continue
 		}
 		rep.GroupsChecked++
@@ -1105,95 +1165,95 @@ func (w *world) verify(ctx context.Context, d *driver) *loadReport {
 		for _, m := range sg.Members {
 			inDomo[strconv.FormatInt(m, 10)] = true
 		}
-		want := map[string]bool{}
-		unsure := map[string]bool{}
-		for _, u := range w.users {
-			if u.id == "" {
-				continue
-			}
-			if slices.Contains(u.uncertain, "group "+g.name) || slices.Contains(u.uncertain, "delete") || slices.Contains(u.uncertain, "deactivate") {
+		want, unsure := map[string]bool{}, map[string]bool{}
+		for _, u := range c.w.users {
+			switch {
+			case u.id == "":
+			case u.unsure("group "+g.name) || u.unsure("delete") || u.unsure("deactivate"):
 				unsure[u.id] = true
-				continue
-			}
-			if u.groups[gi] && !u.deleted && (u.active || w.o.deprovision == "mark") {
+			case u.groups[gi] && !u.deleted && (u.active || o.deprovision == "mark"):
 				want[u.id] = true
 			}
 		}
 		for id := range want {
 			rep.MembershipsTotal++
 			if !inDomo[id] {
-				problem("membership lost: user %s (%s) is not in Domo group %q", id, ids[id], g.name)
+				rep.problem("membership lost: user %s (%s) is not in Domo group %q", id, c.emailOf[id], g.name)
 			}
 		}
 		for id := range inDomo {
 			if !want[id] && !unsure[id] {
-				problem("membership extra: Domo group %q holds user %s (%s), the IdP did not leave it there", g.name, id, ids[id])
+				rep.problem("membership extra: Domo group %q holds user %s (%s), the IdP did not leave it there", g.name, id, c.emailOf[id])
 			}
 		}
-		// The bridge's answer must agree with Domo.
-		a, err := d.do(ctx, "verify GET /Groups/{id}", http.MethodGet, "/Groups/"+g.id, nil)
-		if err != nil || a.status != http.StatusOK {
-			problem("bridge: GET /Groups/%s answered %d %v", g.id, a.status, err)
-			continue
-		}
-		answered := map[string]bool{}
-		ms, _ := a.body["members"].([]any)
-		for _, m := range ms {
-			mm, _ := m.(map[string]any)
-			if v, _ := mm["value"].(string); v != "" {
-				answered[v] = true
-			}
-		}
-		for id := range inDomo {
-			if !answered[id] {
-				problem("bridge: GET /Groups/%s omits member %s that Domo holds", g.id, id)
-			}
-		}
-		for id := range answered {
-			if !inDomo[id] {
-				problem("bridge: GET /Groups/%s lists member %s that Domo does not hold", g.id, id)
-			}
+		c.groupAnswer(ctx, g, inDomo)
+	}
+}
+
+func (c *consistency) groupAnswer(ctx context.Context, g *wantGroup, inDomo map[string]bool) {
+	a, err := c.d.do(ctx, "verify GET /Groups/{id}", http.MethodGet, "/Groups/"+g.id, nil)
+	if err != nil || a.status != http.StatusOK {
+		c.rep.problem("bridge: GET /Groups/%s answered %d %v", g.id, a.status, err)
+		return
+	}
+	answered := map[string]bool{}
+	ms, _ := a.body["members"].([]any)
+	for _, m := range ms {
+		mm, _ := m.(map[string]any)
+		if v, _ := mm["value"].(string); v != "" {
+			answered[v] = true
 		}
 	}
+	for id := range inDomo {
+		if !answered[id] {
+			c.rep.problem("bridge: GET /Groups/%s omits member %s that Domo holds", g.id, id)
+		}
+	}
+	for id := range answered {
+		if !inDomo[id] {
+			c.rep.problem("bridge: GET /Groups/%s lists member %s that Domo does not hold", g.id, id)
+		}
+	}
+}
 
-	// The bridge answers the IdP's match queries as Domo's state says.
-	for _, u := range w.users {
+// answers: the bridge answers the IdP's match queries as Domo's state says, with the active
+// flag the IdP wrote, and its listing counts every user Domo holds but the API client's owner,
+// whom it hides.
+func (c *consistency) answers(ctx context.Context) {
+	for _, u := range c.w.users {
 		if !u.created || ctx.Err() != nil {
 			continue
 		}
-		a, err := d.do(ctx, "verify GET /Users?filter=userName eq", http.MethodGet, filterPath("Users", "userName", u.email), nil)
+		a, err := c.d.do(ctx, "verify GET /Users?filter=userName eq", http.MethodGet, filterPath("Users", "userName", u.email), nil)
+		var got []string
+		if err == nil {
+			got, err = listIDs(a.body)
+		}
 		if err != nil {
-			problem("bridge: match %s: %v", u.email, err)
+			c.rep.problem("bridge: match %s: %v", u.email, err)
 			continue
 		}
-		got, err := listIDs(a.body)
-		if err != nil {
-			problem("bridge: match %s: %v", u.email, err)
-			continue
-		}
-		_, inDomo := byEmail[strings.ToLower(u.email)]
+		_, inDomo := c.byEmail[strings.ToLower(u.email)]
 		switch {
 		case inDomo && (len(got) != 1 || got[0] != u.id):
-			problem("bridge: match %s answered %v, Domo holds it as %s", u.email, got, u.id)
+			c.rep.problem("bridge: match %s answered %v, Domo holds it as %s", u.email, got, u.id)
 		case !inDomo && len(got) != 0:
-			problem("bridge: match %s answered %v, Domo no longer holds it", u.email, got)
-		case inDomo && len(got) == 1:
+			c.rep.problem("bridge: match %s answered %v, Domo no longer holds it", u.email, got)
+		case inDomo:
 			rs, _ := a.body["Resources"].([]any)
 			r, _ := rs[0].(map[string]any)
-			if active, ok := r["active"].(bool); !ok || (active != u.active && !slices.Contains(u.uncertain, "deactivate")) {
-				problem("bridge: %s answers active=%v, the IdP wrote %v", u.email, r["active"], u.active)
+			if active, ok := r["active"].(bool); !ok || (active != u.active && !u.unsure("deactivate")) {
+				c.rep.problem("bridge: %s answers active=%v, the IdP wrote %v", u.email, r["active"], u.active)
 			}
 		}
 	}
-
-	// A full listing counts what Domo holds, less the API client's owner, whom the bridge hides.
-	a, err := d.do(ctx, "verify GET /Users?count=1", http.MethodGet, "/Users?startIndex=1&count=1", nil)
+	held := len(c.w.sim.Users()) - 1
+	a, err := c.d.do(ctx, "verify GET /Users?count=1", http.MethodGet, "/Users?startIndex=1&count=1", nil)
 	if err != nil || a.status != http.StatusOK {
-		problem("bridge: GET /Users answered %d %v", a.status, err)
-	} else if total, _ := a.body["totalResults"].(float64); int(total) != len(w.sim.Users())-1 {
-		problem("bridge: GET /Users says totalResults %v, Domo holds %d users besides the API client's owner", total, len(w.sim.Users())-1)
+		c.rep.problem("bridge: GET /Users answered %d %v", a.status, err)
+	} else if total, _ := a.body["totalResults"].(float64); int(total) != held {
+		c.rep.problem("bridge: GET /Users says totalResults %v, Domo holds %d users besides the API client's owner", total, held)
 	}
-	return rep
 }
 
 // summarise turns the recorded attempts and access-log lines into the report's figures.
