@@ -33,6 +33,7 @@ Usage:
   scimbridge status           show the running bridge's switches and index
                               (these four: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
   scimbridge healthcheck      probe the bridge on loopback (/healthz, --ready for /readyz); for container health checks
+  scimbridge load [flags]     drive a bridge and a Domo simulator with IdP-shaped traffic, check consistency
   scimbridge version          print the version
 
 Run "scimbridge <command> -h" for a command's flags.
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return admin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
+	case "load":
+		return load(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "scimbridge", version())
 		return nil
