@@ -131,19 +131,28 @@ func decodeGroups(b []byte) ([]Group, error) {
 }
 
 // decodeIDs reads a page of member ids: numbers, numeric strings, or (defensively) objects
-// carrying an id.
+// carrying an id. Entries that are not a positive id are dropped.
 func decodeIDs(b []byte) ([]int64, error) {
+	ids, _, err := decodeIDPage(b)
+	return ids, err
+}
+
+// decodeIDPage is decodeIDs that also reports how many entries the page held, usable or not:
+// paging must judge a short page by Domo's count, not by what survived decoding.
+func decodeIDPage(b []byte) ([]int64, int, error) {
 	var ids []Int
 	if err := json.Unmarshal(b, &ids); err == nil {
-		out := make([]int64, len(ids))
-		for i, id := range ids {
-			out[i] = int64(id)
+		out := make([]int64, 0, len(ids))
+		for _, id := range ids {
+			if id > 0 {
+				out = append(out, int64(id))
+			}
 		}
-		return out, nil
+		return out, len(ids), nil
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(b, &raws); err != nil {
-		return nil, fmt.Errorf("member page is not a JSON array: %w", err)
+		return nil, 0, fmt.Errorf("member page is not a JSON array: %w", err)
 	}
 	out := make([]int64, 0, len(raws))
 	for _, raw := range raws {
@@ -161,7 +170,7 @@ func decodeIDs(b []byte) ([]int64, error) {
 			out = append(out, int64(id))
 		}
 	}
-	return out, nil
+	return out, len(raws), nil
 }
 
 // lenient decodes a JSON object field by field into the struct pointed to by dst, skipping

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 // maxResponse bounds how much of one answer is read: a 500-user page is ~250 KiB.
@@ -237,7 +238,12 @@ func decodeAPIError(op string, status int, body []byte) *APIError {
 		e.TOE = env.TOE
 	}
 	if len(e.Message) > 300 {
-		e.Message = e.Message[:300]
+		// Cut on a character boundary: a message is logged and may reach a SCIM detail.
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(e.Message[cut]) {
+			cut--
+		}
+		e.Message = e.Message[:cut]
 	}
 	return e
 }

@@ -187,17 +187,21 @@ func (c *Client) GroupMembers(ctx context.Context, id int64) ([]int64, error) {
 	seen := map[int64]struct{}{}
 	err := c.scanPages(ctx, pageScan{op: "groups.members", path: groupPath(id) + "/users", ahead: 1, lastPage: -1},
 		func(body []byte, _ int) (int, bool, error) {
-			ids, err := decodeIDs(body)
+			ids, n, err := decodeIDPage(body)
 			if err != nil {
 				return 0, false, fmt.Errorf("domo groups.members: %w", err)
 			}
+			added := 0
 			for _, m := range ids {
 				if _, dup := seen[m]; !dup {
 					seen[m] = struct{}{}
 					out = append(out, m)
+					added++
 				}
 			}
-			return len(ids), true, nil
+			// A full page that adds nobody means Domo ignores the offset: stop rather than
+			// page until the deadline.
+			return n, added > 0 || n < pageSize, nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %d: %w", id, err)

@@ -29,17 +29,21 @@ func (c *Client) Users(ctx context.Context) iter.Seq2[User, error] {
 				if err != nil {
 					return 0, false, fmt.Errorf("domo users.list: %w", err)
 				}
+				added := 0
 				for _, u := range users {
 					if _, dup := seen[u.ID]; dup || u.ID == 0 || u.Deleted {
 						continue
 					}
 					seen[u.ID] = struct{}{}
+					added++
 					if !yield(u, nil) {
 						stopped = true
 						return len(users), false, nil
 					}
 				}
-				return len(users), true, nil
+				// A full page of users already seen means Domo ignores the offset: stop
+				// rather than page until the deadline.
+				return len(users), added > 0 || len(users) < pageSize, nil
 			})
 		if err != nil {
 			yield(User{}, fmt.Errorf("list users: %w", err))
