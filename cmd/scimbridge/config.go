@@ -40,6 +40,7 @@ type Config struct {
 	RefreshInterval time.Duration
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	AuditRetention  time.Duration
 	TLSCert         string
 	TLSKey          string
 	LogLevel        string
@@ -88,6 +89,7 @@ var settings = []setting{
 	{"show-default-group", "SCIMBRIDGE_SHOW_DEFAULT_GROUP", "false", "list Domo's Default group as a SCIM group (it is never renamed or deleted)", false, boolSetting(func(c *Config, b bool) { c.ShowDefault = b })},
 	{"refresh-interval", "SCIMBRIDGE_REFRESH_INTERVAL", "10m", "how often the index reloads users and groups from Domo; 0 disables", false, durSetting(func(c *Config, d time.Duration) { c.RefreshInterval = d })},
 	{"max-body-bytes", "SCIMBRIDGE_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)", false, intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
+	{"audit-retention", "SCIMBRIDGE_AUDIT_RETENTION", "2160h", "how long audit-log entries are kept (pruned hourly); 0 keeps them for ever", false, durSetting(func(c *Config, d time.Duration) { c.AuditRetention = d })},
 	{"shutdown-timeout", "SCIMBRIDGE_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long requests in flight may finish before they are cancelled (they then answer 503 with Retry-After); keep it under the orchestrator's grace period", false, durSetting(func(c *Config, d time.Duration) { c.ShutdownTimeout = d })},
 	{"tls-cert", "SCIMBRIDGE_TLS_CERT", "", "TLS certificate file (PEM, full chain); empty serves plain HTTP (behind a TLS load balancer)", false, func(c *Config, v string) error { c.TLSCert = v; return nil }},
 	{"tls-key", "SCIMBRIDGE_TLS_KEY", "", "TLS private key file (PEM)", false, func(c *Config, v string) error { c.TLSKey = v; return nil }},
@@ -276,6 +278,7 @@ func (c Config) Validate() error {
 		{c.RefreshInterval > 0 && c.RefreshInterval < 10*time.Second, "SCIMBRIDGE_REFRESH_INTERVAL below 10s would spend Domo's budget on reloading"},
 		{c.MaxBodyBytes < 1024, "SCIMBRIDGE_MAX_BODY_BYTES must be at least 1024"},
 		{c.ShutdownTimeout < time.Second, "SCIMBRIDGE_SHUTDOWN_TIMEOUT must be at least 1s"},
+		{c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour), "SCIMBRIDGE_AUDIT_RETENTION must be 0 (keep) or at least 1h"},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "SCIMBRIDGE_TLS_CERT and SCIMBRIDGE_TLS_KEY go together"},
 		{c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http"), "SCIMBRIDGE_BASE_URL must be an absolute http(s) URL"},
 		{c.LogFormat != "json" && c.LogFormat != "console", "SCIMBRIDGE_LOG_FORMAT must be json or console"},

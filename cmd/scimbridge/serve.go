@@ -173,6 +173,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	defer cancel()
 	var bg sync.WaitGroup
 	bg.Go(func() { probe.run(runCtx) })
+	bg.Go(func() { pruneAudit(runCtx, st, cfg.AuditRetention, time.Hour, log) })
 	bg.Go(func() {
 		for attempt := 1; ; attempt++ {
 			err := b.Start(runCtx)
@@ -259,5 +260,29 @@ func waitBackground(wg *sync.WaitGroup, d time.Duration, log zerolog.Logger) {
 	case <-done:
 	case <-time.After(d):
 		log.Warn().Dur("waited", d).Msg("background work did not stop in time")
+	}
+}
+
+// pruneAudit deletes audit entries older than retention, now and then every interval, so the
+// state file does not grow for ever. A retention of 0 keeps everything.
+func pruneAudit(ctx context.Context, st *store.Store, retention, interval time.Duration, log zerolog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := st.PruneAudit(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn().Err(err).Msg("audit log not pruned")
+		case n > 0:
+			log.Info().Int64("entries", n).Dur("retention", retention).Msg("audit log pruned")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
