@@ -749,3 +749,36 @@ func TestFoldCompareAgreesWithEqualFold(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterFastPathAgreesWithFilterParser: the filters built without filter-parser print,
+// match and fail exactly like the ones built through it.
+func TestFilterFastPathAgreesWithFilterParser(t *testing.T) {
+	extra := []string{`userName eq "a\"b"`, `emails.value co "@x.com"`, `name.givenName sw "Al"`,
+		`meta.lastModified gt "2020-01-01T00:00:00Z"`, `active eq "true"`, `title eq "\u00e9"`, `bogus eq "x"`,
+		`name.bogus eq "x"`, `externalId eq "00u1"`, `id eq "42"`, `userName gt "m"`}
+	for _, s := range append(fltSeeds(), extra...) {
+		fast, ferr := parseFilter(s, UserType, false)
+		slow, serr := parseFilter(s, UserType, true)
+		if (ferr == nil) != (serr == nil) {
+			t.Errorf("%q: fast error %v, filter-parser error %v", s, ferr, serr)
+			continue
+		}
+		if ferr != nil {
+			if asError(ferr).Type != asError(serr).Type || asError(ferr).Status != asError(serr).Status {
+				t.Errorf("%q: fast error %v, filter-parser error %v", s, ferr, serr)
+			}
+			continue
+		}
+		if fast.String() != slow.String() {
+			t.Errorf("%q: fast %q, filter-parser %q", s, fast, slow)
+		}
+		if f, g := fltMatching(fast, fltUsers), fltMatching(slow, fltUsers); !slices.Equal(f, g) {
+			t.Errorf("%q: fast matches %v, filter-parser %v", s, f, g)
+		}
+		fc, fok := fast.Candidates()
+		sc, sok := slow.Candidates()
+		if fok != sok || !slices.Equal(fc, sc) {
+			t.Errorf("%q: fast candidates %v %v, filter-parser %v %v", s, fc, fok, sc, sok)
+		}
+	}
+}
