@@ -42,16 +42,27 @@ func (h *resources) respond(w http.ResponseWriter, r *http.Request, status int, 
 	writeResource(w, status, SelectAttributes(h.rt, res, queryParam(q, "attributes"), queryParam(q, "excludedAttributes")))
 }
 
-func (h *resources) create(w http.ResponseWriter, r *http.Request) {
+// decodeBody reads the request body and decodes it with decode, noting IdP quirks. It answers
+// the error itself and reports whether the handler should go on.
+func decodeBody[T any](h *resources, w http.ResponseWriter, r *http.Request, decode func(*ResourceType, []byte) (T, Quirks, error)) (T, bool) {
+	var zero T
 	body, err := h.readBody(r)
 	if err != nil {
 		writeError(w, r, err)
-		return
+		return zero, false
 	}
-	attrs, quirks, err := DecodeResource(h.rt, body)
+	v, quirks, err := decode(h.rt, body)
 	noteQuirks(r, quirks)
 	if err != nil {
 		writeError(w, r, err)
+		return zero, false
+	}
+	return v, true
+}
+
+func (h *resources) create(w http.ResponseWriter, r *http.Request) {
+	attrs, ok := decodeBody(h, w, r, DecodeResource)
+	if !ok {
 		return
 	}
 	res, err := h.backend.Create(r.Context(), attrs)
@@ -76,27 +87,15 @@ func (h *resources) get(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, http.StatusOK, res)
 }
 
-// replace is PUT: the body replaces every writable attribute of the resource.
-func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
-	body, err := h.readBody(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	attrs, quirks, err := DecodeResource(h.rt, body)
-	noteQuirks(r, quirks)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+// update runs apply on the current resource inside the backend's locked read-merge-write,
+// after checking If-Match, and answers 200 with the result.
+func (h *resources) update(w http.ResponseWriter, r *http.Request, opt ReadOptions, apply ApplyFunc) {
 	ifMatch := r.Header.Get("If-Match")
-	opt := h.readOptions(r, true)
-	opt.Replace = true
 	res, err := h.backend.Update(r.Context(), chi.URLParam(r, "id"), func(cur Attributes) (Attributes, error) {
 		if err := checkIfMatch(ifMatch, cur); err != nil {
 			return nil, err
 		}
-		return attrs, nil
+		return apply(cur)
 	}, opt)
 	if err != nil {
 		writeError(w, r, err)
@@ -105,36 +104,31 @@ func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, http.StatusOK, res)
 }
 
+// replace is PUT: the body replaces every writable attribute of the resource.
+func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
+	attrs, ok := decodeBody(h, w, r, DecodeResource)
+	if !ok {
+		return
+	}
+	opt := h.readOptions(r, true)
+	opt.Replace = true
+	h.update(w, r, opt, func(Attributes) (Attributes, error) { return attrs, nil })
+}
+
 // patch is PATCH. It answers 200 with the resource (Okta and most testers want it; RFC 7644
 // allows it). A group's members are only included when the client asks for them.
 func (h *resources) patch(w http.ResponseWriter, r *http.Request) {
-	body, err := h.readBody(r)
-	if err != nil {
-		writeError(w, r, err)
+	ops, ok := decodeBody(h, w, r, ParsePatch)
+	if !ok {
 		return
 	}
-	ops, quirks, err := ParsePatch(h.rt, body)
-	noteQuirks(r, quirks)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ifMatch := r.Header.Get("If-Match")
 	opt := h.readOptions(r, false)
 	opt.MembersUntouched = h.rt == GroupType && !touchesMembers(ops)
-	res, err := h.backend.Update(r.Context(), chi.URLParam(r, "id"), func(cur Attributes) (Attributes, error) {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
-			return nil, err
-		}
+	h.update(w, r, opt, func(cur Attributes) (Attributes, error) {
 		next, quirks, err := ApplyPatch(h.rt, cur, ops)
 		noteQuirks(r, quirks)
 		return next, err
-	}, opt)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	h.respond(w, r, http.StatusOK, res)
+	})
 }
 
 func (h *resources) delete(w http.ResponseWriter, r *http.Request) {
