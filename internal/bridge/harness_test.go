@@ -34,28 +34,40 @@ type testBridge struct {
 // bridge configuration before it is built.
 func newTestBridge(t *testing.T, sim *domosim.Sim, mutate func(*Config)) *testBridge {
 	t.Helper()
+	tb := buildBridge(t, sim, nil, mutate)
+	tb.t = t
+	return tb
+}
+
+// buildBridge wires a bridge to the simulator as newTestBridge does, for tests and benchmarks
+// alike; client adjusts the Domo client's configuration (rate, attempts).
+func buildBridge(t testing.TB, sim *domosim.Sim, client func(*domo.Config), mutate func(*Config)) *testBridge {
+	t.Helper()
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	opts := sim.Options()
-	client, err := domo.New(domo.Config{
+	dc := domo.Config{
 		BaseURL: ts.URL, ClientID: opts.ClientID, ClientSecret: opts.ClientSecret,
 		RatePerMinute: 600000, Logger: zerolog.Nop(),
 		// One page at a time: tests count Domo calls exactly, and a speculative page the client
 		// cancels may still reach the simulator after the listing returned.
 		PageConcurrency: 1,
-	})
+	}
+	if client != nil {
+		client(&dc)
+	}
+	c, err := domo.New(dc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := filepath.Join(t.TempDir(), "state.db")
-	st, err := store.Open(context.Background(), state)
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	idx := index.New()
 	cfg := Config{
-		Domo: client, Store: st, Index: idx,
+		Domo: c, Store: st, Index: idx,
 		Mapping: mapping.Options{
 			BaseURL: "https://bridge.test/scim/v2", Roles: mapping.NewRoles(nil),
 			DefaultRole: "Participant", HideDefaultGroup: true,
@@ -72,7 +84,7 @@ func newTestBridge(t *testing.T, sim *domosim.Sim, mutate func(*Config)) *testBr
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &testBridge{t: t, sim: sim, b: b, users: b.Users(), groups: b.Groups(), store: st, index: idx, client: client, state: state}
+	return &testBridge{sim: sim, b: b, users: b.Users(), groups: b.Groups(), store: st, index: idx, client: c}
 }
 
 // ctx is a request context carrying a request Info, as the HTTP layer provides.
