@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/mapping"
@@ -28,7 +27,6 @@ func newGroupBridge(t *testing.T, sim *domosim.Sim, mutate func(*Config)) *testB
 	tb.t = t
 	return tb
 }
-
 
 // groupFixture is a tenant with a few users the index knows and one group.
 type groupFixture struct {
