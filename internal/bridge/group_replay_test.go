@@ -432,24 +432,7 @@ func sortedCopy(s []string) []string {
 
 // lookupPath follows a dotted path ("Resources.0.members.1.value") through decoded JSON.
 func lookupPath(v any, path string) (any, bool) {
-	for _, p := range strings.Split(path, ".") {
-		switch c := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = c[p]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			v = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
+	return walkJSON(v, strings.Split(path, "."))
 }
 
 func urlQuery(s string) string {

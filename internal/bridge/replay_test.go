@@ -636,8 +636,16 @@ func pointer(v any, ptr string) (any, bool) {
 	if ptr == "" {
 		return v, true
 	}
-	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	toks := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	for i, tok := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	}
+	return walkJSON(v, toks)
+}
+
+// walkJSON follows keys and array indexes through decoded JSON.
+func walkJSON(v any, toks []string) (any, bool) {
+	for _, tok := range toks {
 		switch x := v.(type) {
 		case map[string]any:
 			var ok bool
