@@ -328,16 +328,17 @@ func (b *Bridge) readGroup(ctx context.Context, id int64, sid string) (domo.Grou
 }
 
 // groupMembers lists a group's member ids. When Domo's GET carried userIds and they add up to
-// memberCount they are used as they are; otherwise the member list is paged, 500 ids a call.
+// memberCount they are used as they are; otherwise the member list is paged, 500 ids a call,
+// memberCount sparing the calls it can (domo.Client.MembersOf).
 func (b *Bridge) groupMembers(ctx context.Context, g domo.Group) ([]int64, error) {
-	if len(g.UserIDs) > 0 && int64(len(g.UserIDs)) == g.MemberCount {
+	if len(g.UserIDs) > 0 && g.MemberCount != nil && int64(len(g.UserIDs)) == *g.MemberCount {
 		ids := make([]int64, len(g.UserIDs))
 		for i, u := range g.UserIDs {
 			ids[i] = int64(u)
 		}
 		return ids, nil
 	}
-	ids, err := b.domo.GroupMembers(ctx, g.ID)
+	ids, err := b.domo.MembersOf(ctx, g)
 	if err != nil {
 		return nil, upstream(err, kindGroup, strconv.FormatInt(g.ID, 10))
 	}

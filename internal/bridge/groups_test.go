@@ -242,8 +242,9 @@ func TestGroupRateLimitedPartway(t *testing.T) {
 	gid := sim.AddGroup("Throttled")
 	tb := buildBridge(t, sim, func(c *domo.Config) { c.MaxAttempts, c.MaxWait = 2, 50*time.Millisecond }, func(c *Config) { c.MemberWorkers = 1 })
 	tb.t = t
-	// From now on Domo takes three more requests a minute: the group, its members, one change.
-	sim.SetOptions(func(o *domosim.Options) { o.RateLimit = 3 })
+	// From now on Domo takes two more requests a minute: the group (memberCount 0, so no member
+	// listing) and one change.
+	sim.SetOptions(func(o *domosim.Options) { o.RateLimit = 2 })
 	var vals []string
 	for _, u := range users {
 		vals = append(vals, `{"value":"`+strconv.FormatInt(u, 10)+`"}`)

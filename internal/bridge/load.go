@@ -223,7 +223,7 @@ func (b *Bridge) saveSnapshot(ctx context.Context) {
 // readAll reads what a load installs. Its three sources are read at once, because each waits
 // on something different: the stored shadows (the state database, and JSON decoding), the
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
-// (Domo, one call per group and per 500 members). The index entries are then built on every
+// (Domo, one call per 500 members of each non-empty group). The index entries are then built on every
 // CPU.
 func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	ctx, fail := context.WithCancelCause(ctx)
@@ -366,8 +366,8 @@ func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
 	return out, nil
 }
 
-// readMembers reads the member lists of groups, MemberWorkers at a time: one call per group
-// and per 500 members is most of a load's calls in a tenant with many groups. The Default
+// readMembers reads the member lists of groups, MemberWorkers at a time: one call per 500
+// members of each non-empty group (domo.Client.MembersOf) is most of a load's calls in a tenant with many groups. The Default
 // group, which every user belongs to, is skipped while it is hidden: its list (one call per
 // 500 users) would serve nothing.
 func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int64, error) {
@@ -379,7 +379,7 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 	for range min(b.cfg.MemberWorkers, len(groups)) {
 		wg.Go(func() {
 			for i := range work {
-				ids, err := b.domo.GroupMembers(ctx, groups[i].ID)
+				ids, err := b.domo.MembersOf(ctx, groups[i])
 				if err != nil {
 					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
 					continue

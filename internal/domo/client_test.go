@@ -351,7 +351,7 @@ func TestGroupsAndMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := r.client.GetGroup(ctx, g.ID)
-	if err != nil || got.MemberCount != 1099 || got.CreatorID != domo.Int(r.sim.OwnerID()) {
+	if err != nil || got.MemberCount == nil || *got.MemberCount != 1099 || got.CreatorID != domo.Int(r.sim.OwnerID()) {
 		t.Fatalf("get %+v %v", got, err)
 	}
 	other, err := r.client.CreateGroup(ctx, "Marketing")
@@ -386,6 +386,54 @@ func TestGroupsAndMembers(t *testing.T) {
 	}
 	if _, err := r.client.GroupMembers(ctx, other.ID); !errors.Is(err, domo.ErrNotFound) {
 		t.Fatalf("members of deleted group: %v", err)
+	}
+}
+
+// TestMembersOfUsesMemberCount: a group Domo has just described is paged only as far as its
+// memberCount needs: no call for an empty group, no empty page after an exact multiple of 500,
+// and the usual short-page paging when Domo gave no count (or a stale one).
+func TestMembersOfUsesMemberCount(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, domosim.Options{}, nil)
+	ctx := ctxT(t, 10*time.Second)
+	ids := r.sim.SeedUsers(1000)
+	full := r.sim.AddGroup("Thousand")
+	empty := r.sim.AddGroup("Nobody")
+	for _, id := range ids {
+		if err := r.sim.AddMemberDirect(full, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := map[int64]domo.Group{}
+	for g, err := range r.client.Groups(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed[g.ID] = g
+	}
+	calls := func(g domo.Group) ([]int64, int64) {
+		t.Helper()
+		r.settle()
+		before := r.sim.Stats().ByRoute["GET /v1/groups/{id}/users"]
+		got, err := r.client.MembersOf(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.settle()
+		return got, r.sim.Stats().ByRoute["GET /v1/groups/{id}/users"] - before
+	}
+	if got, n := calls(listed[full]); len(got) != 1000 || got[999] != ids[999] || n != 2 {
+		t.Fatalf("1,000 members counted: %d ids in %d calls, want 1000 in 2", len(got), n)
+	}
+	if got, n := calls(listed[empty]); len(got) != 0 || n != 0 {
+		t.Fatalf("empty group: %d ids in %d calls, want 0 in 0", len(got), n)
+	}
+	if got, n := calls(domo.Group{ID: full}); len(got) != 1000 || n != 3 {
+		t.Fatalf("no memberCount: %d ids in %d calls, want 1000 in 3", len(got), n)
+	}
+	stale := int64(700) // Domo counted before 300 of them were added: paged to the short page
+	if got, n := calls(domo.Group{ID: full, MemberCount: &stale}); len(got) != 1000 || n != 3 {
+		t.Fatalf("stale memberCount: %d ids in %d calls, want 1000 in 3", len(got), n)
 	}
 }
 

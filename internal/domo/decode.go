@@ -51,7 +51,7 @@ type groupWire struct {
 	Default     bool   `json:"default"`
 	Active      *bool  `json:"active"`
 	CreatorID   Int    `json:"creatorId"`
-	MemberCount Int    `json:"memberCount"`
+	MemberCount *Int   `json:"memberCount"`
 	UserIDs     []Int  `json:"userIds"`
 	Deleted     bool   `json:"deleted"`
 }
@@ -59,7 +59,7 @@ type groupWire struct {
 func (w *groupWire) group() Group {
 	return Group{
 		ID: int64(w.ID), Name: w.Name, Default: w.Default, Active: w.Active, CreatorID: w.CreatorID,
-		MemberCount: int64(w.MemberCount), UserIDs: w.UserIDs, Deleted: w.Deleted,
+		MemberCount: (*int64)(w.MemberCount), UserIDs: w.UserIDs, Deleted: w.Deleted,
 	}
 }
 
@@ -223,7 +223,12 @@ func lenient(b []byte, dst any) error {
 			d.Active = &active
 		}
 		setField(m, "creatorId", &d.CreatorID)
-		setField(m, "memberCount", &d.MemberCount)
+		if raw, ok := m["memberCount"]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			var n Int
+			if n.UnmarshalJSON(raw) == nil {
+				d.MemberCount = &n
+			}
+		}
 		if raw, ok := m["userIds"]; ok {
 			if ids, err := decodeIDs(raw); err == nil {
 				for _, id := range ids {

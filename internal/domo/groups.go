@@ -180,12 +180,38 @@ func (c *Client) DeleteGroup(ctx context.Context, id int64) error {
 
 // GroupMembers lists a group's member ids: pages of 500, de-duplicated, in Domo's order.
 func (c *Client) GroupMembers(ctx context.Context, id int64) ([]int64, error) {
+	return c.groupMembers(ctx, id, -1)
+}
+
+// MembersOf lists the member ids of a group Domo has just described (listed or read). Its
+// memberCount saves calls: a group of 0 members is not asked, and a listing whose full pages
+// add up to exactly memberCount stops there instead of asking for the empty page after them
+// (100 groups of 1,000 members: 200 calls instead of 300). Without a memberCount it is
+// GroupMembers. A member added after Domo counted may be missed, as by any read that raced
+// the addition; the next refresh sees it.
+func (c *Client) MembersOf(ctx context.Context, g Group) ([]int64, error) {
+	if g.MemberCount == nil || *g.MemberCount < 0 {
+		return c.groupMembers(ctx, g.ID, -1)
+	}
+	if *g.MemberCount == 0 && g.ID > 0 {
+		return []int64{}, nil
+	}
+	return c.groupMembers(ctx, g.ID, *g.MemberCount)
+}
+
+// groupMembers pages a group's member list until a short page or, when expect is not
+// negative, until a full page brings the count to exactly expect.
+func (c *Client) groupMembers(ctx context.Context, id, expect int64) ([]int64, error) {
 	if id <= 0 {
 		return nil, fmt.Errorf("list members of group %d: %w", id, ErrNotFound)
 	}
 	var out []int64
 	seen := map[int64]struct{}{}
-	err := c.scanPages(ctx, pageScan{op: "groups.members", path: groupPath(id) + "/users", ahead: 1, lastPage: -1},
+	s := pageScan{op: "groups.members", path: groupPath(id) + "/users", ahead: 1, lastPage: -1}
+	if expect > 0 {
+		s.ahead, s.lastPage = int(min((expect+pageSize-1)/pageSize, 4)), int((expect-1)/pageSize)
+	}
+	err := c.scanPages(ctx, s,
 		func(body []byte, _ int) (int, bool, error) {
 			ids, n, err := decodeIDPage(body)
 			if err != nil {
@@ -201,7 +227,11 @@ func (c *Client) GroupMembers(ctx context.Context, id int64) ([]int64, error) {
 			}
 			// A full page that adds nobody means Domo ignores the offset: stop rather than
 			// page until the deadline.
-			return n, added > 0 || n < pageSize, nil
+			more := added > 0 || n < pageSize
+			if expect > 0 && int64(len(out)) == expect {
+				more = false
+			}
+			return n, more, nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %d: %w", id, err)

@@ -431,7 +431,7 @@ func TestDefensiveDecoding(t *testing.T) {
 		t.Fatalf("user %+v %v", u, err)
 	}
 	g, err := c.GetGroup(ctx, 9)
-	if err != nil || g.CreatorID != 77 || g.Active == nil || !*g.Active || g.MemberCount != 3 || len(g.UserIDs) != 2 {
+	if err != nil || g.CreatorID != 77 || g.Active == nil || !*g.Active || g.MemberCount == nil || *g.MemberCount != 3 || len(g.UserIDs) != 2 {
 		t.Fatalf("group %+v %v", g, err)
 	}
 	ids, err := c.GroupMembers(ctx, 9)

@@ -100,12 +100,13 @@ func (u UserUpdate) MarshalJSON() ([]byte, error) {
 
 // Group is a Domo v1 group.
 type Group struct {
-	ID          int64  `json:"id,omitempty"`
-	Name        string `json:"name,omitempty"`
-	Default     bool   `json:"default,omitempty"`
-	Active      *bool  `json:"active,omitempty"`
-	CreatorID   Int    `json:"creatorId,omitempty"`
-	MemberCount int64  `json:"memberCount,omitempty"`
+	ID        int64  `json:"id,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Default   bool   `json:"default,omitempty"`
+	Active    *bool  `json:"active,omitempty"`
+	CreatorID Int    `json:"creatorId,omitempty"`
+	// MemberCount is nil when Domo's record did not carry it.
+	MemberCount *int64 `json:"memberCount,omitempty"`
 	UserIDs     []Int  `json:"userIds,omitempty"`
 	Deleted     bool   `json:"deleted,omitempty"`
 }

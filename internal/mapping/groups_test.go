@@ -14,7 +14,8 @@ import (
 func TestGroupFromDomo(t *testing.T) {
 	names := map[int64]string{1: "Looked Up One", 2: "Looked Up Two"}
 	display := func(id int64) (string, bool) { s, ok := names[id]; return s, ok }
-	dg := domo.Group{ID: 2079369920, Name: "Sales", MemberCount: 3}
+	three := int64(3)
+	dg := domo.Group{ID: 2079369920, Name: "Sales", MemberCount: &three}
 	sh := &GroupShadow{ExternalID: "8aa1a0c0", Created: t0, LastModified: t1, Name: "Sales",
 		MemberDisplay: map[string]string{"2": "test.user@okta.local"}}
 	opt := testOpts()
