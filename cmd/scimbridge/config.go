@@ -32,6 +32,7 @@ type Config struct {
 	Roles           []mapping.Role
 	SendInvite      bool
 	Deprovision     string
+	OnDelete        string
 	DemoteRole      string
 	BreakerMax      int
 	BreakerWindow   time.Duration
@@ -82,6 +83,7 @@ var settings = []setting{
 	}},
 	{"send-invite", "SCIMBRIDGE_SEND_INVITE", "false", "ask Domo to email an invitation to each created user", false, boolSetting(func(c *Config, b bool) { c.SendInvite = b })},
 	{"deprovision", "SCIMBRIDGE_DEPROVISION", "mark", "what active:false does: mark, demote or delete", false, func(c *Config, v string) error { c.Deprovision = strings.ToLower(strings.TrimSpace(v)); return nil }},
+	{"on-delete", "SCIMBRIDGE_ON_DELETE", "delete", "what DELETE /Users/{id} does: delete (the Domo user) or deprovision (as SCIMBRIDGE_DEPROVISION says, then hidden from SCIM; the IdP creating the user again revives it)", false, func(c *Config, v string) error { c.OnDelete = strings.ToLower(strings.TrimSpace(v)); return nil }},
 	{"demote-role", "SCIMBRIDGE_DEMOTE_ROLE", "Social", "role a deactivated user gets under the demote policy", false, func(c *Config, v string) error { c.DemoteRole = v; return nil }},
 	{"breaker-max", "SCIMBRIDGE_BREAKER_MAX", "50", "deprovisions (deactivations and deletions) allowed per window before the breaker halts them; 0 disables", false, intSetting(func(c *Config, n int) { c.BreakerMax = n })},
 	{"breaker-window", "SCIMBRIDGE_BREAKER_WINDOW", "10m", "the breaker's window", false, durSetting(func(c *Config, d time.Duration) { c.BreakerWindow = d })},
@@ -272,6 +274,7 @@ func (c Config) Validate() error {
 		{c.DomoRateLimit < 10, "SCIMBRIDGE_DOMO_RATE_LIMIT must be at least 10 requests a minute"},
 		{c.DomoMaxWait < 0, "SCIMBRIDGE_DOMO_MAX_WAIT must not be negative"},
 		{c.Deprovision != bridge.PolicyMark && c.Deprovision != bridge.PolicyDemote && c.Deprovision != bridge.PolicyDelete, fmt.Sprintf("SCIMBRIDGE_DEPROVISION %q must be mark, demote or delete", c.Deprovision)},
+		{c.OnDelete != bridge.DeleteRemoves && c.OnDelete != bridge.DeleteDeprovision, fmt.Sprintf("SCIMBRIDGE_ON_DELETE %q must be delete or deprovision", c.OnDelete)},
 		{c.BreakerMax < 0, "SCIMBRIDGE_BREAKER_MAX must not be negative"},
 		{c.BreakerWindow <= 0, "SCIMBRIDGE_BREAKER_WINDOW must be positive"},
 		{c.RefreshInterval < 0, "SCIMBRIDGE_REFRESH_INTERVAL must not be negative"},

@@ -93,6 +93,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		},
 		SendInvite:       cfg.SendInvite,
 		Policy:           cfg.Deprovision,
+		OnDelete:         cfg.OnDelete,
 		DemoteRole:       cfg.DemoteRole,
 		BreakerMax:       cfg.BreakerMax,
 		BreakerWindow:    cfg.BreakerWindow,

@@ -23,6 +23,12 @@ const (
 	PolicyDelete = "delete" // delete the Domo user (irreversible)
 )
 
+// What DELETE /Users/{id} does.
+const (
+	DeleteRemoves     = "delete"      // delete the Domo user (the default)
+	DeleteDeprovision = "deprovision" // deprovision by Policy, then hide the user from SCIM
+)
+
 // Config wires the bridge.
 type Config struct {
 	Domo    *domo.Client
@@ -32,6 +38,7 @@ type Config struct {
 
 	SendInvite       bool          // sendInvite on Domo user creation
 	Policy           string        // PolicyMark (default), PolicyDemote or PolicyDelete
+	OnDelete         string        // DeleteRemoves (default) or DeleteDeprovision
 	DemoteRole       string        // role for PolicyDemote, default "Social"
 	BreakerMax       int           // deprovisions allowed per BreakerWindow before the breaker opens; 0 disables
 	BreakerWindow    time.Duration // default 10 minutes
@@ -61,8 +68,12 @@ type Bridge struct {
 	mu        sync.RWMutex
 	protected map[int64]bool  // hidden user ids
 	protEmail map[string]bool // hidden user emails, lower-cased
-	paused    *pauseState     // nil when not paused
-	breaker   breakerState
+	// hiddenEmail finds, by lower-cased Domo email, the users a DELETE hid (OnDelete
+	// DeleteDeprovision), so that the IdP creating one again revives it without first being
+	// refused by Domo. A hint: the stored record decides.
+	hiddenEmail map[string]int64
+	paused      *pauseState // nil when not paused
+	breaker     breakerState
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.
@@ -76,6 +87,13 @@ func New(cfg Config) (*Bridge, error) {
 	case PolicyMark, PolicyDemote, PolicyDelete:
 	default:
 		return nil, fmt.Errorf("bridge: unknown deprovisioning policy %q (want mark, demote or delete)", cfg.Policy)
+	}
+	switch cfg.OnDelete {
+	case "":
+		cfg.OnDelete = DeleteRemoves
+	case DeleteRemoves, DeleteDeprovision:
+	default:
+		return nil, fmt.Errorf("bridge: unknown DELETE mode %q (want delete or deprovision)", cfg.OnDelete)
 	}
 	if cfg.DemoteRole == "" {
 		cfg.DemoteRole = "Social"
@@ -97,7 +115,7 @@ func New(cfg Config) (*Bridge, error) {
 	b := &Bridge{
 		cfg: cfg, domo: cfg.Domo, store: cfg.Store, index: cfg.Index,
 		log: cfg.Logger.With().Str("component", "bridge").Logger(), now: cfg.Now,
-		protected: map[int64]bool{}, protEmail: map[string]bool{},
+		protected: map[int64]bool{}, protEmail: map[string]bool{}, hiddenEmail: map[string]int64{},
 	}
 	for _, p := range cfg.ProtectedUsers {
 		b.protect(p)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,113 @@ func TestPauseSurvivesRestart(t *testing.T) {
 	}
 	if paused, _ := again.Paused(); paused {
 		t.Fatal("still paused after resume")
+	}
+}
+
+// TestDeleteDeprovisionHidesAndRevives: with OnDelete DeleteDeprovision, DELETE demotes the
+// user (the policy) and hides it: every operation on the id is 404 and no listing or filter
+// shows it, also after a reload, while the Domo user and its content stay. The IdP creating
+// the user again gets it back under its old id, with the role and groups it had.
+func TestDeleteDeprovisionHidesAndRevives(t *testing.T) {
+	d := newDemoteEnv(t, func(c *Config) { c.OnDelete = DeleteDeprovision })
+	if a := d.do("DELETE", "/Users/"+d.id, nil); a.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", a.status, a.raw)
+	}
+	if u, ok := d.sim.User(d.uid); !ok || u.Deleted {
+		t.Fatal("the Domo user was deleted; the policy is demote")
+	}
+	d.wantAccess("deleted under demote", "Social", nil)
+	gone := func(label string) {
+		t.Helper()
+		for _, r := range []struct{ method, body string }{{"GET", ""}, {"PATCH", deactivateOp}, {"PUT", `{"userName":"dee@example.com"}`}, {"DELETE", ""}} {
+			var body []byte
+			if r.body != "" {
+				body = []byte(r.body)
+			}
+			if a := d.do(r.method, "/Users/"+d.id, body); a.status != http.StatusNotFound {
+				t.Fatalf("%s: %s after DELETE: %d %s", label, r.method, a.status, a.raw)
+			}
+		}
+		if a := d.do("GET", `/Users?filter=userName+eq+"dee@example.com"`, nil); a.body["totalResults"] != float64(0) {
+			t.Fatalf("%s: the filter finds the hidden user: %s", label, a.raw)
+		}
+		if a := d.do("GET", "/Users", nil); strings.Contains(string(a.raw), d.id) {
+			t.Fatalf("%s: the listing shows the hidden user", label)
+		}
+	}
+	gone("at once")
+	if err := d.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	gone("after a reload")
+
+	d.settle()
+	before := d.sim.Stats().ByRoute["POST /v1/users"]
+	a := d.do("POST", "/Users", []byte(`{"userName":"dee@example.com","name":{"givenName":"Dee","familyName":"Mote"},
+		"roles":[{"value":"Privileged","primary":true}],"title":"Back","active":true}`))
+	if a.status != http.StatusCreated || a.body["id"] != d.id || a.body["active"] != true || a.body["title"] != "Back" {
+		t.Fatalf("create again: %d %s, want 201 with id %s", a.status, a.raw, d.id)
+	}
+	if n := d.sim.Stats().ByRoute["POST /v1/users"] - before; n != 0 {
+		t.Fatalf("%d POSTs to Domo for a user the bridge knew it had hidden", n)
+	}
+	d.wantAccess("revived", "Privileged", []int64{d.sales, d.ops})
+	if g := d.do("GET", "/Users/"+d.id, nil); g.status != http.StatusOK || g.body["title"] != "Back" {
+		t.Fatalf("GET after the revival: %d %s", g.status, g.raw)
+	}
+}
+
+// TestDeleteDeprovisionMarkAfterDeactivation is Entra's order under the mark policy: disable,
+// then DELETE. The DELETE changes nothing in Domo and is not a second deprovision for the
+// breaker. A revival the bridge has no hint for (Domo answers "email taken") still finds the
+// hidden user.
+func TestDeleteDeprovisionMarkAfterDeactivation(t *testing.T) {
+	e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 45}, bridge: func(c *Config) {
+		c.OnDelete, c.BreakerMax, c.BreakerWindow = DeleteDeprovision, 1, time.Hour
+	}})
+	a := e.do("POST", "/Users", []byte(`{"userName":"ent@example.com","roles":[{"value":"Editor"}]}`))
+	id := a.body["id"].(string)
+	if p := e.do("PATCH", "/Users/"+id, []byte(deactivateOp)); p.status != http.StatusOK {
+		t.Fatalf("disable: %d %s", p.status, p.raw)
+	}
+	before, _ := e.sim.User(mustID(t, id))
+	e.settle()
+	writes := writeRoutes(e.sim.Stats().ByRoute)
+	if d := e.do("DELETE", "/Users/"+id, nil); d.status != http.StatusNoContent {
+		t.Fatalf("DELETE of a disabled user (breaker budget spent on the disable): %d %s", d.status, d.raw)
+	}
+	e.settle()
+	if after, _ := e.sim.User(before.ID); after != before || writeRoutes(e.sim.Stats().ByRoute) != writes {
+		t.Fatalf("DELETE under mark changed Domo: %+v -> %+v", before, after)
+	}
+	if g := e.do("GET", "/Users/"+id, nil); g.status != http.StatusNotFound {
+		t.Fatalf("GET after DELETE: %d", g.status)
+	}
+
+	e.b.mu.Lock()
+	clear(e.b.hiddenEmail) // as after a restart served from the snapshot, before a load
+	e.b.mu.Unlock()
+	r := e.do("POST", "/Users", []byte(`{"userName":"ent@example.com","roles":[{"value":"Editor"}],"active":true}`))
+	if r.status != http.StatusCreated || r.body["id"] != id || r.body["active"] != true {
+		t.Fatalf("create again without a hint: %d %s, want 201 with id %s", r.status, r.raw, id)
+	}
+	if g := e.do("GET", `/Users?filter=userName+eq+"ent@example.com"`, nil); g.body["totalResults"] != float64(1) {
+		t.Fatalf("the revived user is not found: %s", g.raw)
+	}
+}
+
+// TestDeleteDeprovisionUnderDeletePolicyDeletes: with the delete policy there is nothing to
+// hide; DELETE removes the Domo user as it always does.
+func TestDeleteDeprovisionUnderDeletePolicyDeletes(t *testing.T) {
+	e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 46}, bridge: func(c *Config) {
+		c.OnDelete, c.Policy = DeleteDeprovision, PolicyDelete
+	}})
+	a := e.do("POST", "/Users", []byte(`{"userName":"gone@example.com"}`))
+	id := a.body["id"].(string)
+	if d := e.do("DELETE", "/Users/"+id, nil); d.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", d.status)
+	}
+	if u, _ := e.sim.User(mustID(t, id)); !u.Deleted {
+		t.Fatal("the Domo user is still there")
 	}
 }

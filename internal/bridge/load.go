@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -259,6 +260,15 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
+	hidden := map[string]int64{}
+	for _, d := range rows {
+		if rec := records[d.ID]; rec != nil && rec.Hidden {
+			hidden[strings.ToLower(d.Email)] = d.ID
+		}
+	}
+	b.mu.Lock()
+	b.hiddenEmail = hidden
+	b.mu.Unlock()
 	return &index.Snapshot{Users: b.entries(rows, records), Groups: groups}, nil
 }
 

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -49,6 +51,15 @@ func (b *Bridge) groupRefs(userID int64, opt mapping.Options) []mapping.GroupRef
 // fetch reads a user fresh from Domo with its stored state. Protected users, deleted users and
 // users the bridge hid are all 404.
 func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *userRecord, error) {
+	d, rec, err := b.fetchAny(ctx, id, sid)
+	if err == nil && rec.Hidden {
+		return domo.User{}, nil, scim.NotFound(kindUser, sid)
+	}
+	return d, rec, err
+}
+
+// fetchAny is fetch that also returns the users a DELETE hid.
+func (b *Bridge) fetchAny(ctx context.Context, id int64, sid string) (domo.User, *userRecord, error) {
 	if b.isProtected(id, "") {
 		return domo.User{}, nil, scim.NotFound(kindUser, sid)
 	}
@@ -65,9 +76,6 @@ func (b *Bridge) fetch(ctx context.Context, id int64, sid string) (domo.User, *u
 	rec, _, err := b.loadUserRecord(ctx, id)
 	if err != nil {
 		return domo.User{}, nil, err
-	}
-	if rec.Hidden {
-		return domo.User{}, nil, scim.NotFound(kindUser, sid)
 	}
 	return d, rec, nil
 }
@@ -150,6 +158,12 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if _, taken := b.index.UserByDomoEmail(upd.User.Email); taken || b.isProtected(0, upd.User.Email) {
 		return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 	}
+	if id, ok := b.hiddenByEmail(upd.User.Email); ok {
+		out, err := b.revive(ctx, id, attrs)
+		if !errors.Is(err, errNotHidden) {
+			return out, err
+		}
+	}
 	rec := &userRecord{Shadow: sh}
 	if !u.Active && b.cfg.Policy == PolicyDemote {
 		rec.Saved = &savedAccess{Role: upd.User.Role, RoleID: int64(upd.User.RoleID)}
@@ -158,13 +172,18 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 		}
 	}
 
-	unlock := b.userLocks.lock("email:" + strings.ToLower(upd.User.Email))
+	unlock := sync.OnceFunc(b.userLocks.lock("email:" + strings.ToLower(upd.User.Email)))
 	defer unlock()
 	d, err := b.domo.CreateUser(ctx, wireUpdate(upd), b.cfg.SendInvite)
 	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
 	if err != nil {
 		if isConflict(err) {
-			b.learnUser(ctx, err, upd.User.Email)
+			if id, hidden := b.learnUser(ctx, err, upd.User.Email); hidden {
+				unlock()
+				if out, err := b.revive(ctx, id, attrs); !errors.Is(err, errNotHidden) {
+					return out, err
+				}
+			}
 			return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 		return nil, upstream(err, kindUser, "")
@@ -270,7 +289,7 @@ func distrustRole(sh *mapping.UserShadow, after, want domo.User) {
 // the index did not know it (the user was created in Domo's UI since the index loaded). The
 // IdP's next lookup then finds the user and links it, instead of creating it again and
 // getting 409 forever.
-func (b *Bridge) learnUser(ctx context.Context, conflict error, email string) {
+func (b *Bridge) learnUser(ctx context.Context, conflict error, email string) (hiddenID int64, hidden bool) {
 	var d domo.User
 	var ce *domo.ConflictError
 	if errors.As(conflict, &ce) {
@@ -278,18 +297,22 @@ func (b *Bridge) learnUser(ctx context.Context, conflict error, email string) {
 	} else {
 		found, ok, err := b.domo.FindUserByEmail(ctx, email)
 		if err != nil || !ok {
-			return
+			return 0, false
 		}
 		d = found
 	}
-	if b.isProtected(d.ID, d.Email) {
-		return
+	if d.ID <= 0 || b.isProtected(d.ID, d.Email) {
+		return 0, false
 	}
 	rec, _, err := b.loadUserRecord(ctx, d.ID)
-	if err != nil || rec.Hidden {
-		return
+	if err != nil {
+		return 0, false
+	}
+	if rec.Hidden {
+		return d.ID, true
 	}
 	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+	return 0, false
 }
 
 // Update is PUT and PATCH: lock the user, read it fresh, let apply compute the desired SCIM
@@ -302,10 +325,29 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	}
 	unlock := b.userLocks.lock(sid)
 	defer unlock()
+	return b.updateUser(ctx, id, sid, apply, stayVisible)
+}
 
-	d, rec, err := b.fetch(ctx, id, sid)
+// visibility is what an update does to the user's place on the SCIM side.
+type visibility int
+
+const (
+	stayVisible visibility = iota // PUT and PATCH
+	hideUser                      // DELETE under DeleteDeprovision: deprovision, then hide
+	reviveUser                    // POST of a user such a DELETE hid: provisioned again
+)
+
+// updateUser is Update with the user's lock held.
+func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply scim.ApplyFunc, vis visibility) (scim.Attributes, error) {
+	d, rec, err := b.fetchAny(ctx, id, sid)
 	if err != nil {
 		return nil, err
+	}
+	if rec.Hidden != (vis == reviveUser) {
+		if vis == reviveUser {
+			return nil, errNotHidden
+		}
+		return nil, scim.NotFound(kindUser, sid)
 	}
 	opt := b.options(ctx)
 	cur := mapping.UserFromDomo(d, &rec.Shadow, opt)
@@ -317,9 +359,9 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	if err != nil {
 		return nil, upstream(err, kindUser, sid)
 	}
-	if !hasAttr(nextAttrs, "active") {
+	if !hasAttr(nextAttrs, "active") && vis != reviveUser {
 		// A PUT that leaves active out means no change: reading it as true would reactivate
-		// a deprovisioned user behind the IdP's back.
+		// a deprovisioned user behind the IdP's back. (A create's active defaults to true.)
 		next.Active = cur.Active
 	}
 	if !strings.EqualFold(next.UserName, cur.UserName) {
@@ -368,11 +410,20 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	if moves.any() {
 		resp.Groups = nil // memberships changed: the index has them
 	}
-	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) {
+	// A deprovision that did not finish leaves the user visible, for the IdP's retry.
+	newRec.Hidden = vis == hideUser && moveErr == nil
+	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) || newRec.Hidden != rec.Hidden {
 		newRec.Shadow.Modified = b.now().UTC()
 		if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
 			return nil, err
 		}
+	}
+	if vis != stayVisible {
+		b.noteHidden(cmp.Or(resp.Email, d.Email), id, newRec.Hidden)
+	}
+	if newRec.Hidden {
+		b.index.DeleteUser(id)
+		return nil, nil
 	}
 	b.index.PutUser(b.entry(resp, newRec, b.cfg.Mapping))
 	if moveErr != nil {
@@ -380,6 +431,62 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	}
 	_, out := b.view(ctx, resp, newRec)
 	return out, nil
+}
+
+// deactivate is the update a DELETE under DeleteDeprovision makes before hiding the user.
+func deactivate(cur scim.Attributes) (scim.Attributes, error) {
+	cur["active"] = false
+	return cur, nil
+}
+
+// errNotHidden: the user to revive is not (or no longer) one a DELETE hid.
+var errNotHidden = errors.New("user is not hidden")
+
+// revive provisions again a user that a DELETE hid: the IdP's POST becomes a full replace of
+// that Domo user, which reactivates it by the policy (demote gives back its role and groups).
+// It answers as a create would, with the user's old id.
+func (b *Bridge) revive(ctx context.Context, id int64, attrs scim.Attributes) (scim.Attributes, error) {
+	sid := strconv.FormatInt(id, 10)
+	unlock := b.userLocks.lock(sid)
+	defer unlock()
+	out, err := b.updateUser(ctx, id, sid, func(scim.Attributes) (scim.Attributes, error) { return attrs, nil }, reviveUser)
+	if err != nil {
+		var se *scim.Error
+		if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			b.noteHidden("", id, false) // gone from Domo since it was hidden
+			return nil, errNotHidden
+		}
+		return nil, err
+	}
+	b.log.Info().Int64("user", id).Msg("user hidden by an earlier DELETE provisioned again")
+	return out, nil
+}
+
+// hiddenByEmail finds a user a DELETE hid by its Domo email.
+func (b *Bridge) hiddenByEmail(email string) (int64, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	id, ok := b.hiddenEmail[strings.ToLower(email)]
+	return id, ok
+}
+
+// noteHidden keeps hiddenEmail up to date for one user; an empty email forgets the id.
+func (b *Bridge) noteHidden(email string, id int64, hidden bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if email == "" {
+		for e, hid := range b.hiddenEmail {
+			if hid == id {
+				delete(b.hiddenEmail, e)
+			}
+		}
+		return
+	}
+	if hidden {
+		b.hiddenEmail[strings.ToLower(email)] = id
+	} else if b.hiddenEmail[strings.ToLower(email)] == id {
+		delete(b.hiddenEmail, strings.ToLower(email))
+	}
 }
 
 func hasAttr(attrs scim.Attributes, name string) bool {
@@ -411,7 +518,9 @@ func (b *Bridge) putUser(ctx context.Context, id int64, sid string, upd domo.Use
 	return resp, nil
 }
 
-// Delete removes the user in Domo. Afterwards every operation on the id is 404.
+// Delete removes the user in Domo or, with OnDelete DeleteDeprovision, deprovisions it by the
+// policy and hides it (the Domo user and its content stay; an IdP creating it again revives
+// it). Afterwards every operation on the id is 404.
 func (s *Users) Delete(ctx context.Context, sid string) error {
 	b := s.b
 	id, err := parseID(kindUser, sid)
@@ -422,6 +531,10 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	defer unlock()
 	if b.isProtected(id, "") {
 		return scim.NotFound(kindUser, sid)
+	}
+	if b.cfg.OnDelete == DeleteDeprovision && b.cfg.Policy != PolicyDelete {
+		_, err := b.updateUser(ctx, id, sid, deactivate, hideUser)
+		return err
 	}
 	rec, _, err := b.loadUserRecord(ctx, id)
 	if err != nil {
