@@ -25,21 +25,22 @@ const demoAdminToken = "scimbridge-demo-admin-token"
 
 // demoOptions are the demo's own flags: where to listen, what to seed, the simulator's knobs.
 type demoOptions struct {
-	addr        string
-	token       string
-	adminToken  string
-	state       string
-	seedUsers   int
-	loginDomain string
-	sim         domosim.Options
-	putMode     string
-	rateLimit   int
-	fail5xx     float64
-	latency     time.Duration
-	tokenTTL    time.Duration
-	dupStatus   int
-	limitOver   string
-	deprovision string
+	addr         string
+	token        string
+	adminToken   string
+	state        string
+	seedUsers    int
+	loginDomain  string
+	sim          domosim.Options
+	putMode      string
+	rateLimit    int
+	fail5xx      float64
+	latency      time.Duration
+	tokenTTL     time.Duration
+	dupStatus    int
+	undocumented string
+	limitOver    string
+	deprovision  string
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -60,6 +61,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.DurationVar(&o.tokenTTL, "sim-token-ttl", 0, "simulator: OAuth token lifetime (default 3599s)")
 	fs.IntVar(&o.dupStatus, "sim-duplicate-email-status", 400, "simulator: status for a duplicate email on create, 400 or 409")
 	fs.StringVar(&o.limitOver, "sim-limit-over-500", "reject", "simulator: limit above 500 is reject(ed) or clamp(ed)")
+	fs.StringVar(&o.undocumented, "sim-undocumented-fields", "store", "simulator: what user writes do with employeeId and department: store, ignore or reject")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -74,6 +76,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		TokenTTL:             o.tokenTTL,
 		DuplicateEmailStatus: o.dupStatus,
 		LimitOver500:         o.limitOver,
+		UndocumentedFields:   o.undocumented,
 	}
 	return o, nil
 }

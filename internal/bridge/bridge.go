@@ -72,8 +72,11 @@ type Bridge struct {
 	// DeleteDeprovision), so that the IdP creating one again revives it without first being
 	// refused by Domo. A hint: the stored record decides.
 	hiddenEmail map[string]int64
-	paused      *pauseState // nil when not paused
-	breaker     breakerState
+	// undocumentedRefused: the tenant answers 400 to user writes carrying employeeId or
+	// department (see writeUser).
+	undocumentedRefused bool
+	paused              *pauseState // nil when not paused
+	breaker             breakerState
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.

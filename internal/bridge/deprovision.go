@@ -264,8 +264,13 @@ func (b *Bridge) LoadSwitches(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	_, refuses, err := b.store.Setting(ctx, settingUndocumented)
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.undocumentedRefused = refuses
 	if paused {
 		b.paused = decodePause(reason, b.now())
 	}

@@ -174,7 +174,9 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 
 	unlock := sync.OnceFunc(b.userLocks.lock("email:" + strings.ToLower(upd.User.Email)))
 	defer unlock()
-	d, err := b.domo.CreateUser(ctx, wireUpdate(upd), b.cfg.SendInvite)
+	d, err := b.writeUser(ctx, &upd, func(u domo.UserUpdate) (domo.User, error) {
+		return b.domo.CreateUser(ctx, wireUpdate(u), b.cfg.SendInvite)
+	})
 	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
 	if err != nil {
 		if isConflict(err) {
@@ -398,6 +400,9 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 		return nil, err
 	}
 
+	if b.refusesUndocumented() {
+		stripUndocumented(&upd) // the shadow keeps them; a change of them alone is no PUT
+	}
 	resp := d
 	if changed := mapping.ChangedFields(upd, d); len(changed) > 0 {
 		if resp, err = b.putUser(ctx, id, sid, upd, changed, d); err != nil {
@@ -500,7 +505,9 @@ func hasAttr(attrs scim.Attributes, name string) bool {
 
 // putUser sends one full record to Domo. Domo's "email taken" is 409 uniqueness.
 func (b *Bridge) putUser(ctx context.Context, id int64, sid string, upd domo.UserUpdate, changed []string, cur domo.User) (domo.User, error) {
-	resp, err := b.domo.UpdateUser(ctx, id, wireUpdate(upd))
+	resp, err := b.writeUser(ctx, &upd, func(u domo.UserUpdate) (domo.User, error) {
+		return b.domo.UpdateUser(ctx, id, wireUpdate(u))
+	})
 	b.audit(ctx, kindUser, id, "PUT /v1/users/"+sid, changed, err)
 	if err != nil {
 		if isConflict(err) {

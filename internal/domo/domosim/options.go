@@ -1,6 +1,7 @@
 package domosim
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	CustomRoles           []Role        // extra roles, reachable through roleId
 	ErrorPath             bool          // add "path" to error envelopes
 	ReadAfterWriteDelay   time.Duration // a created user is invisible to GET and lists this long
+	// UndocumentedFields is what POST and PUT /v1/users do with employeeId and department,
+	// which Domo's v1 docs do not list as writable (whether they are is open): "store"
+	// (default), "ignore" (dropped, never changed by a write) or "reject" (400).
+	UndocumentedFields string
 
 	Seed int64            // randomness for ids, faults and seeded data; 0 = time-based
 	Now  func() time.Time // clock; default time.Now
@@ -123,13 +128,37 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.UndocumentedFields == "" {
+		o.UndocumentedFields = "store"
+	}
 	o.PutMode = strings.ToLower(o.PutMode)
+	o.UndocumentedFields = strings.ToLower(o.UndocumentedFields)
 	o.LimitOver500 = strings.ToLower(o.LimitOver500)
 	o.DeleteNonEmptyGroup = strings.ToLower(o.DeleteNonEmptyGroup)
 	return o
 }
 
 func (o Options) strictPut() bool { return o.PutUserStrict == nil || *o.PutUserStrict }
+
+// undocumentedFields are the user fields v1 may not take (see UndocumentedFields).
+var undocumentedFields = []string{"employeeId", "department"}
+
+// screenUndocumented applies UndocumentedFields to a user body: it returns a message for a
+// 400, or drops the fields from m.
+func (o Options) screenUndocumented(m map[string]json.RawMessage) string {
+	for _, k := range undocumentedFields {
+		if _, ok := m[k]; !ok {
+			continue
+		}
+		switch o.UndocumentedFields {
+		case "reject":
+			return "Unrecognized field: " + k
+		case "ignore":
+			delete(m, k)
+		}
+	}
+	return ""
+}
 
 func (o Options) hasScope(s string) bool {
 	for _, g := range o.Scopes {

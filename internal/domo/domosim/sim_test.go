@@ -312,6 +312,17 @@ func TestUserPut(t *testing.T) {
 				t.Errorf("%+v", u)
 			}
 		}},
+		{"undocumented fields refused", domosim.Options{UndocumentedFields: "reject"}, `{"name":"N","email":"put@x.example","role":"Participant","title":"T2","department":"X"}`, func(t *testing.T, u domosim.SimUser, a answer) {
+			checkEnvelope(t, a, 400)
+			if u.Title != "T" || u.Department != "D" {
+				t.Errorf("a refused PUT changed %+v", u)
+			}
+		}},
+		{"undocumented fields ignored, also by replace", domosim.Options{UndocumentedFields: "ignore", PutMode: "replace"}, `{"name":"N","email":"put@x.example","role":"Participant","title":"T2","department":"X"}`, func(t *testing.T, u domosim.SimUser, a answer) {
+			if a.status != 200 || u.Title != "T2" || u.Department != "D" || u.Phone != "" {
+				t.Errorf("%d %+v", a.status, u)
+			}
+		}},
 		{"strict requires role", domosim.Options{}, `{"name":"N","email":"put@x.example"}`, func(t *testing.T, u domosim.SimUser, a answer) {
 			checkEnvelope(t, a, 400)
 		}},

@@ -3,6 +3,7 @@ package domosim
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -198,6 +199,10 @@ func (s *Sim) createUser(w http.ResponseWriter, r *http.Request, opts Options) {
 			return
 		}
 	}
+	if msg := opts.screenUndocumented(m); msg != "" {
+		bad(msg)
+		return
+	}
 	var u SimUser
 	if msg := applyUserFields(&u, m); msg != "" {
 		bad(msg)
@@ -266,9 +271,16 @@ func (s *Sim) putUser(w http.ResponseWriter, r *http.Request, opts Options) {
 		writeError(w, r, opts, http.StatusNotFound, "User not found: "+strconv.FormatInt(id, 10))
 		return
 	}
+	if msg := opts.screenUndocumented(m); msg != "" {
+		bad(msg)
+		return
+	}
 	next := cur.SimUser
 	if opts.PutMode == "replace" {
 		for _, k := range optionalUserFields {
+			if opts.UndocumentedFields == "ignore" && slices.Contains(undocumentedFields, k) {
+				continue
+			}
 			if _, given := m[k]; !given {
 				m[k] = json.RawMessage(`""`)
 			}
