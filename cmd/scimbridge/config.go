@@ -18,34 +18,36 @@ import (
 
 // Config is everything `serve` reads from flags and the environment.
 type Config struct {
-	Addr            string
-	Tokens          []scim.Token
-	DomoAPIURL      string
-	DomoClientID    string
-	DomoSecret      string
-	State           string
-	DomoRateLimit   int
-	DomoMaxWait     time.Duration
-	BaseURL         string
-	LoginDomain     string
-	DefaultRole     string
-	Roles           []mapping.Role
-	SendInvite      bool
-	Deprovision     string
-	OnDelete        string
-	DemoteRole      string
-	BreakerMax      int
-	BreakerWindow   time.Duration
-	ProtectedUsers  []string
-	ShowDefault     bool
-	RefreshInterval time.Duration
-	MaxBodyBytes    int64
-	ShutdownTimeout time.Duration
-	AuditRetention  time.Duration
-	TLSCert         string
-	TLSKey          string
-	LogLevel        string
-	LogFormat       string
+	Addr          string
+	Tokens        []scim.Token
+	DomoAPIURL    string
+	DomoClientID  string
+	DomoSecret    string
+	State         string
+	DomoRateLimit int
+	DomoMaxWait   time.Duration
+	BaseURL       string
+	LoginDomain   string
+	DefaultRole   string
+	Roles         []mapping.Role
+	SendInvite    bool
+	Deprovision   string
+	OnDelete      string
+
+	NumericEmployeeNumber bool
+	DemoteRole            string
+	BreakerMax            int
+	BreakerWindow         time.Duration
+	ProtectedUsers        []string
+	ShowDefault           bool
+	RefreshInterval       time.Duration
+	MaxBodyBytes          int64
+	ShutdownTimeout       time.Duration
+	AuditRetention        time.Duration
+	TLSCert               string
+	TLSKey                string
+	LogLevel              string
+	LogFormat             string
 }
 
 // setting is one configuration knob: its flag, its environment variable, its default and how
@@ -84,6 +86,7 @@ var settings = []setting{
 	{"send-invite", "SCIMBRIDGE_SEND_INVITE", "false", "ask Domo to email an invitation to each created user", false, boolSetting(func(c *Config, b bool) { c.SendInvite = b })},
 	{"deprovision", "SCIMBRIDGE_DEPROVISION", "mark", "what active:false does: mark, demote or delete", false, func(c *Config, v string) error { c.Deprovision = strings.ToLower(strings.TrimSpace(v)); return nil }},
 	{"on-delete", "SCIMBRIDGE_ON_DELETE", "delete", "what DELETE /Users/{id} does: delete (the Domo user) or deprovision (as SCIMBRIDGE_DEPROVISION says, then hidden from SCIM; the IdP creating the user again revives it)", false, func(c *Config, v string) error { c.OnDelete = strings.ToLower(strings.TrimSpace(v)); return nil }},
+	{"numeric-employee-number", "SCIMBRIDGE_NUMERIC_EMPLOYEE_NUMBER", "false", "also write an all-digit enterprise employeeNumber to Domo's integer employeeNumber (it always goes to employeeId)", false, boolSetting(func(c *Config, b bool) { c.NumericEmployeeNumber = b })},
 	{"demote-role", "SCIMBRIDGE_DEMOTE_ROLE", "Social", "role a deactivated user gets under the demote policy", false, func(c *Config, v string) error { c.DemoteRole = v; return nil }},
 	{"breaker-max", "SCIMBRIDGE_BREAKER_MAX", "50", "deprovisions (deactivations and deletions) allowed per window before the breaker halts them; 0 disables", false, intSetting(func(c *Config, n int) { c.BreakerMax = n })},
 	{"breaker-window", "SCIMBRIDGE_BREAKER_WINDOW", "10m", "the breaker's window", false, durSetting(func(c *Config, d time.Duration) { c.BreakerWindow = d })},

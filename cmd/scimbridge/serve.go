@@ -90,6 +90,8 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 			DefaultRole:      cfg.DefaultRole,
 			LoginDomain:      cfg.LoginDomain,
 			HideDefaultGroup: !cfg.ShowDefault,
+
+			NumericEmployeeNumber: cfg.NumericEmployeeNumber,
 		},
 		SendInvite:       cfg.SendInvite,
 		Policy:           cfg.Deprovision,

@@ -10,6 +10,9 @@ type Options struct {
 	DefaultRole      string // Domo role name given to a user created without roles (default "Participant")
 	LoginDomain      string // domain that turns a userName which is not an email address into a Domo login
 	HideDefaultGroup bool   // leave Domo's Default group out of users' groups
+	// NumericEmployeeNumber also writes an all-digit enterprise employeeNumber to Domo's
+	// integer employeeNumber field (it always goes to employeeId).
+	NumericEmployeeNumber bool
 }
 
 // DefaultRoleName is the role of a user created without roles when Options.DefaultRole is

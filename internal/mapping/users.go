@@ -239,6 +239,9 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 	optional(domo.FieldTimezone, &out.Timezone, u.Timezone, view.Timezone, v.timezone)
 	optional(domo.FieldEmployeeID, &out.EmployeeID, u.Enterprise.EmployeeNumber, view.Enterprise.EmployeeNumber, v.employeeID)
 	optional(domo.FieldDepartment, &out.Department, u.Enterprise.Department, view.Enterprise.Department, v.department)
+	if n, ok := numericEmployeeNumber(u.Enterprise.EmployeeNumber); ok && opt.NumericEmployeeNumber {
+		out.EmployeeNumber = domo.Int(n)
+	}
 
 	if err := setRole(out, u.Roles, view.Roles, create, opt); err != nil {
 		return domo.UserUpdate{}, UserShadow{}, err
@@ -277,6 +280,18 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 		sh.Modified = prev.Modified
 	}
 	return upd, sh, nil
+}
+
+// numericEmployeeNumber reads an employeeNumber made only of digits (at most 18, so that it
+// fits Domo's integer field) as a positive number. Anything else stays out of that field:
+// Domo's integer cannot hold it, and cannot be cleared.
+func numericEmployeeNumber(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 18 || strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
 }
 
 // writable copies the fields a POST or PUT may carry (and the id, for the caller).

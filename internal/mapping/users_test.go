@@ -487,6 +487,40 @@ func TestEmployeeNumber(t *testing.T) {
 			t.Errorf("changed %v, want only employeeId", c)
 		}
 	})
+	t.Run("with NumericEmployeeNumber, digits also go to the integer field", func(t *testing.T) {
+		num := opt
+		num.NumericEmployeeNumber = true
+		cur := domoUser() // employeeNumber 4242
+		for _, tc := range []struct {
+			in   string
+			want domo.Int
+		}{
+			{"12345", 12345},
+			{" 007 ", 7},
+			{"E123", 4242},                // not a number: Domo's stays
+			{"-5", 4242},                  // not digits
+			{"1234567890123456789", 4242}, // too long for the field
+			{"0", 4242},
+			{"", 4242},
+		} {
+			u := UserFromDomo(cur, nil, num)
+			u.Enterprise.EmployeeNumber = tc.in
+			upd, _, err := UserToDomo(u, cur, nil, num)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if upd.User.EmployeeNumber != tc.want {
+				t.Errorf("%q: employeeNumber %d, want %d", tc.in, upd.User.EmployeeNumber, tc.want)
+			}
+		}
+		// Once written, the same value is no change.
+		cur.EmployeeNumber, cur.EmployeeID = 12345, "12345"
+		u := UserFromDomo(cur, nil, num)
+		upd, _, _ := UserToDomo(u, cur, nil, num)
+		if c := ChangedFields(upd, cur); len(c) != 0 {
+			t.Errorf("no-op write changes %v", c)
+		}
+	})
 }
 
 func TestUserRoles(t *testing.T) {
