@@ -478,3 +478,66 @@ func TestUnreachableDomo(t *testing.T) {
 		t.Fatalf("secret in error: %v", err)
 	}
 }
+
+// TestTokenEndpointFaults: Domo's token endpoint answering 5xx (or dropping the connection) is
+// retried with backoff, like any idempotent call, and the request that needed the token then
+// goes through; an endpoint that keeps failing ends in ErrUnavailable (the bridge's 503), not
+// in ErrUnauthorized, which would tell the operator the credentials are wrong.
+func TestTokenEndpointFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		failures int64
+		drop     bool
+		wantErr  error
+	}{
+		{"two 503s", 2, false, nil},
+		{"a dropped connection", 1, true, nil},
+		{"down", 100, false, domo.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sim := domosim.New(domosim.Options{Seed: 5})
+			var tokenCalls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/oauth/token" && tokenCalls.Add(1) <= tc.failures {
+					if tc.drop {
+						conn, _, err := http.NewResponseController(w).Hijack()
+						if err == nil {
+							conn.Close()
+						}
+						return
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = w.Write([]byte(`{"status":503,"statusReason":"Service Unavailable","message":"try later","toe":"X"}`))
+					return
+				}
+				sim.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			so := sim.Options()
+			c, err := domo.New(domo.Config{BaseURL: srv.URL, ClientID: so.ClientID, ClientSecret: so.ClientSecret,
+				RatePerMinute: 600_000, MaxAttempts: 3, MaxWait: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetUser(ctxT(t, 20*time.Second), sim.OwnerID())
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("GET after %d token failures: %v", tc.failures, err)
+				}
+				if n := tokenCalls.Load(); n != tc.failures+1 {
+					t.Fatalf("%d token requests, want %d", n, tc.failures+1)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) || errors.Is(err, domo.ErrUnauthorized) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if n := tokenCalls.Load(); n != 3 {
+				t.Fatalf("%d token requests for 3 attempts", n)
+			}
+		})
+	}
+}
