@@ -389,6 +389,36 @@ func TestGroupsAndMembers(t *testing.T) {
 	}
 }
 
+// TestUpdateRefusedWithoutEmailChange: a PUT that Domo refuses with 400 while keeping the
+// user's email cannot be an email collision, so it costs one GET to see that, not a listing of
+// every user.
+func TestUpdateRefusedWithoutEmailChange(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, domosim.Options{UndocumentedFields: "reject"}, nil)
+	ctx := ctxT(t, 10*time.Second)
+	r.sim.SeedUsers(1200)
+	u, err := r.client.CreateUser(ctx, domo.UserUpdate{User: domo.User{Name: "Dee", Email: "dee@acme.example", Role: "Participant"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := domo.UserUpdate{User: u}
+	upd.User.Department = "Refused"
+	r.settle()
+	before := r.sim.Stats().ByRoute
+	var apiErr *domo.APIError
+	if _, err := r.client.UpdateUser(ctx, u.ID, upd); !errors.As(err, &apiErr) || apiErr.Status != 400 || errors.Is(err, domo.ErrConflict) {
+		t.Fatalf("refused update: %v", err)
+	}
+	r.settle()
+	after := r.sim.Stats().ByRoute
+	if n := after["GET /v1/users"] - before["GET /v1/users"]; n != 0 {
+		t.Fatalf("%d user listing pages for a refusal that cannot be a collision", n)
+	}
+	if n := after["GET /v1/users/{id}"] - before["GET /v1/users/{id}"]; n != 1 {
+		t.Fatalf("%d GETs of the user, want 1", n)
+	}
+}
+
 // TestMembersOfUsesMemberCount: a group Domo has just described is paged only as far as its
 // memberCount needs: no call for an empty group, no empty page after an exact multiple of 500,
 // and the usual short-page paging when Domo gave no count (or a stale one).
