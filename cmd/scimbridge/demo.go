@@ -39,6 +39,7 @@ type demoOptions struct {
 	tokenTTL     time.Duration
 	dupStatus    int
 	undocumented string
+	listRows     string
 	limitOver    string
 	deprovision  string
 }
@@ -61,6 +62,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.DurationVar(&o.tokenTTL, "sim-token-ttl", 0, "simulator: OAuth token lifetime (default 3599s)")
 	fs.IntVar(&o.dupStatus, "sim-duplicate-email-status", 400, "simulator: status for a duplicate email on create, 400 or 409")
 	fs.StringVar(&o.limitOver, "sim-limit-over-500", "reject", "simulator: limit above 500 is reject(ed) or clamp(ed)")
+	fs.StringVar(&o.listRows, "sim-list-rows", "full", "simulator: what user list rows carry: full, or documented (id, name, email, role, title, phone)")
 	fs.StringVar(&o.undocumented, "sim-undocumented-fields", "store", "simulator: what user writes do with employeeId and department: store, ignore or reject")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -77,6 +79,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		DuplicateEmailStatus: o.dupStatus,
 		LimitOver500:         o.limitOver,
 		UndocumentedFields:   o.undocumented,
+		ListRows:             o.listRows,
 	}
 	return o, nil
 }

@@ -315,11 +315,14 @@ func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, er
 	return records, readErr // decoded is closed only after raw, so readErr is set by now
 }
 
-// entries builds the index entries of rows on every CPU, leaving out users the bridge hid.
+// entries builds the index entries of rows on every CPU, leaving out users the bridge hid. The
+// fields the listing does not carry are taken, for users the bridge wrote, as Domo held them at
+// that write (mapping.ListedFields).
 func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []index.User {
 	out := make([]index.User, len(rows))
 	keep := make([]bool, len(rows))
 	opt := b.cfg.Mapping
+	listed := mapping.ListedFieldsOf(rows)
 	workers := runtime.GOMAXPROCS(0)
 	chunk := (len(rows) + workers - 1) / max(workers, 1)
 	var wg sync.WaitGroup
@@ -330,6 +333,9 @@ func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []inde
 				rec := records[rows[i].ID]
 				if rec != nil && rec.Hidden {
 					continue
+				}
+				if rec != nil {
+					listed.Complete(&rows[i], &rec.Shadow)
 				}
 				out[i], keep[i] = b.entry(rows[i], rec, opt), true
 			}

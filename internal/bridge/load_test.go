@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -402,5 +403,55 @@ func TestReadyReportsSizeAgeAndFailures(t *testing.T) {
 	}
 	if _, details = tb.b.Ready(context.Background()); details["index"].(map[string]any)["lastRefreshFailed"] != nil {
 		t.Fatalf("after a good refresh: %v", details)
+	}
+}
+
+// TestLoadFromDocumentedListRows: Domo documents list rows with only id, name, email, role,
+// title and phone. A load from such rows keeps what the IdP wrote for the fields rows leave
+// out (a filter answers the same user a GET by id does), while a field rows do carry still
+// shows an admin's change made in Domo.
+func TestLoadFromDocumentedListRows(t *testing.T) {
+	e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 49, ListRows: "documented"}})
+	a := e.do("POST", "/Users", []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+		"userName":"rows@example.com","displayName":"Row Ena","title":"Clerk","locale":"fr-FR","timezone":"Europe/Paris",
+		"emails":[{"value":"rows@example.com","type":"work","primary":true},{"value":"rows@home.example","type":"home"}],
+		"addresses":[{"type":"work","locality":"Paris","country":"FR","primary":true}],
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"E9","department":"Ops"}}`))
+	if a.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", a.status, a.raw)
+	}
+	id := a.body["id"].(string)
+	if err := e.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() map[string]any {
+		t.Helper()
+		l := e.do("GET", `/Users?filter=userName+eq+"rows@example.com"`, nil)
+		res, _ := l.body["Resources"].([]any)
+		if len(res) != 1 {
+			t.Fatalf("filter: %s", l.raw)
+		}
+		r := res[0].(map[string]any)
+		delete(r, "meta")
+		return r
+	}
+	got := listed()
+	g := e.do("GET", "/Users/"+id, nil)
+	delete(g.body, "meta")
+	delete(g.body, "groups") // lists leave groups out unless asked
+	delete(got, "groups")
+	if !reflect.DeepEqual(got, g.body) {
+		t.Fatalf("after a load from documented rows the filter answers\n%v\nwhile GET answers\n%v", got, g.body)
+	}
+
+	// An admin retitles the user in Domo: rows carry title, so the next load shows Domo's.
+	if err := e.sim.EditUser(mustID(t, id), func(u *domosim.SimUser) { u.Title = "Manager" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); got["title"] != "Manager" || got["locale"] != "fr-FR" {
+		t.Fatalf("after Domo's change: title %v locale %v", got["title"], got["locale"])
 	}
 }

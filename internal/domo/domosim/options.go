@@ -56,6 +56,9 @@ type Options struct {
 	// which Domo's v1 docs do not list as writable (whether they are is open): "store"
 	// (default), "ignore" (dropped, never changed by a write) or "reject" (400).
 	UndocumentedFields string
+	// ListRows is what GET /v1/users rows carry: "full" (default: every field but groups) or
+	// "documented" (only id, name, email, role, title and phone, as Domo's docs example).
+	ListRows string
 
 	Seed int64            // randomness for ids, faults and seeded data; 0 = time-based
 	Now  func() time.Time // clock; default time.Now
@@ -128,11 +131,15 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ListRows == "" {
+		o.ListRows = "full"
+	}
 	if o.UndocumentedFields == "" {
 		o.UndocumentedFields = "store"
 	}
 	o.PutMode = strings.ToLower(o.PutMode)
 	o.UndocumentedFields = strings.ToLower(o.UndocumentedFields)
+	o.ListRows = strings.ToLower(o.ListRows)
 	o.LimitOver500 = strings.ToLower(o.LimitOver500)
 	o.DeleteNonEmptyGroup = strings.ToLower(o.DeleteNonEmptyGroup)
 	return o

@@ -88,6 +88,11 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request, opts Options) {
 		}
 	}
 	s.mu.RUnlock()
+	if opts.ListRows == "documented" {
+		for i, u := range out {
+			out[i] = userJSON{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, Title: u.Title, Phone: u.Phone}
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
