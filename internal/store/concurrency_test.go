@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // write is what writer g put in its i-th shadow; readers check every shadow they see is one
@@ -194,4 +196,38 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if got := pragmaInt(t, rawDB(t, path), "user_version"); got != len(migrations()) {
 		t.Errorf("user_version = %d, want %d", got, len(migrations()))
 	}
+}
+
+// TestOpenWaitsOutABusyFile: a file another process holds locked makes Open wait (not fail)
+// until the lock is released, and isBusy recognises SQLite's busy answer.
+func TestOpenWaitsOutABusyFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	holder := rawDB(t, path)
+	holder.SetMaxOpenConns(1)
+	if _, err := holder.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	other := rawDB(t, path) // no busy timeout: answers BUSY at once
+	_, busyErr := other.ExecContext(ctx, "BEGIN IMMEDIATE")
+	if !isBusy(busyErr) || isBusy(errors.New("database is locked")) {
+		t.Fatalf("isBusy(%v) = %v", busyErr, isBusy(busyErr))
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(300 * time.Millisecond) // the lock is held this long: what Open must outwait
+		_, _ = holder.ExecContext(ctx, "COMMIT")
+	}()
+	s2, err := Open(ctx, path)
+	<-released
+	if err != nil {
+		t.Fatalf("Open while the file was locked: %v", err)
+	}
+	s2.Close()
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -75,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 
-	if err := migrate(ctx, s.w); err != nil {
+	if err := migrateWhenFree(ctx, s.w); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("store: open %q: %w", path, err)
 	}
@@ -102,6 +103,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %q: %w", path, err)
 	}
 	return s, nil
+}
+
+// migrateWhenFree migrates, waiting out SQLITE_BUSY. The busy timeout covers most contention,
+// but SQLite answers BUSY at once, without its busy handler, while another connection is
+// switching a new file to WAL or recovering its WAL; two processes starting on one file can
+// meet that. Such a BEGIN changed nothing, so it is tried again, for up to the busy timeout.
+func migrateWhenFree(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := migrate(ctx, db)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY, in any of its extended forms.
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5 // SQLITE_BUSY
 }
 
 // checkPath turns path into an absolute file path and explains the usual mistakes before
