@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -62,8 +63,11 @@ type Bridge struct {
 
 	bg sync.WaitGroup // background work begun by Start
 
-	userLocks  keyedMutex
-	groupLocks keyedMutex
+	userLocks keyedMutex
+	// undocumentedRefused: the tenant answers 400 to user writes carrying employeeId or
+	// department (see writeUser).
+	undocumentedRefused atomic.Bool
+	groupLocks          keyedMutex
 
 	mu        sync.RWMutex
 	protected map[int64]bool  // hidden user ids
@@ -72,11 +76,8 @@ type Bridge struct {
 	// DeleteDeprovision), so that the IdP creating one again revives it without first being
 	// refused by Domo. A hint: the stored record decides.
 	hiddenEmail map[string]int64
-	// undocumentedRefused: the tenant answers 400 to user writes carrying employeeId or
-	// department (see writeUser).
-	undocumentedRefused bool
-	paused              *pauseState // nil when not paused
-	breaker             breakerState
+	paused      *pauseState // nil when not paused
+	breaker     breakerState
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.

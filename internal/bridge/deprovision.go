@@ -270,7 +270,7 @@ func (b *Bridge) LoadSwitches(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.undocumentedRefused = refuses
+	b.undocumentedRefused.Store(refuses)
 	if paused {
 		b.paused = decodePause(reason, b.now())
 	}

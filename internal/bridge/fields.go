@@ -31,11 +31,7 @@ func stripUndocumented(upd *domo.UserUpdate) bool {
 }
 
 // refusesUndocumented reports whether the tenant is known to refuse the undocumented fields.
-func (b *Bridge) refusesUndocumented() bool {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.undocumentedRefused
-}
+func (b *Bridge) refusesUndocumented() bool { return b.undocumentedRefused.Load() }
 
 // writeUser makes a Domo user write (create or PUT) of upd, leaving out the undocumented
 // fields when the tenant is known to refuse them, and learning that it does when a write with
@@ -59,9 +55,7 @@ func (b *Bridge) writeUser(ctx context.Context, upd *domo.UserUpdate, write func
 		return d, err // the first answer explains the failure better
 	}
 	*upd = without
-	b.mu.Lock()
-	b.undocumentedRefused = true
-	b.mu.Unlock()
+	b.undocumentedRefused.Store(true)
 	if perr := b.store.PutSetting(context.WithoutCancel(ctx), settingUndocumented, "true"); perr != nil {
 		b.log.Error().Err(perr).Msg("that Domo refuses employeeId and department was not persisted")
 	}

@@ -224,8 +224,8 @@ func (b *Bridge) saveSnapshot(ctx context.Context) {
 // readAll reads what a load installs. Its three sources are read at once, because each waits
 // on something different: the stored shadows (the state database, and JSON decoding), the
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
-// (Domo, one call per 500 members of each non-empty group). The index entries are then built on every
-// CPU.
+// (Domo, one call per 500 members of each non-empty group). The index entries are then built
+// on every CPU.
 func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil) // the first failure stops the other sources, and is the one reported

@@ -133,33 +133,7 @@ func (g *Group) Values(key, sub string) []any {
 }
 
 func memberValues(list []Member, sub string) []any {
-	if len(list) == 0 {
-		return nil
-	}
-	out := make([]any, 0, len(list))
-	for i := range list {
-		m := &list[i]
-		switch sub {
-		case "":
-			o := map[string]any{"value": m.Value, "type": "User"}
-			putString(o, "display", m.Display)
-			out = append(out, o)
-		case "value":
-			out = append(out, m.Value)
-		case "display":
-			if m.Display != "" {
-				out = append(out, m.Display)
-			}
-		case "type":
-			out = append(out, "User")
-		default:
-			return nil
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	return refValues(list, sub, "User", func(m *Member) (string, string) { return m.Value, m.Display })
 }
 
 // GroupFromAttributes reads a SCIM group from its canonical attribute map. displayName is

@@ -281,31 +281,34 @@ func addressValues(list []Address, sub string) []any {
 	return out
 }
 
-func groupRefValues(list []GroupRef, sub string) []any {
-	if len(list) == 0 {
-		return nil
-	}
+// refValues answers Values for a list of references (a user's groups, a group's members):
+// each has a value, an optional display and a fixed type.
+func refValues[T any](list []T, sub, typ string, ref func(*T) (value, display string)) []any {
 	var out []any
 	for i := range list {
-		g := &list[i]
+		value, display := ref(&list[i])
 		switch sub {
 		case "":
-			o := map[string]any{"value": g.Value, "type": "direct"}
-			putString(o, "display", g.Display)
+			o := map[string]any{"value": value, "type": typ}
+			putString(o, "display", display)
 			out = append(out, o)
 		case "value":
-			out = append(out, g.Value)
+			out = append(out, value)
 		case "display":
-			if g.Display != "" {
-				out = append(out, g.Display)
+			if display != "" {
+				out = append(out, display)
 			}
 		case "type":
-			out = append(out, "direct")
+			out = append(out, typ)
 		default:
 			return nil
 		}
 	}
 	return out
+}
+
+func groupRefValues(list []GroupRef, sub string) []any {
+	return refValues(list, sub, "direct", func(g *GroupRef) (string, string) { return g.Value, g.Display })
 }
 
 func metaValues(resourceType []any, created, modified time.Time, version func() string, sub string) []any {
@@ -423,16 +426,21 @@ func (u *User) StringValue(key, sub string) (string, bool) {
 // Values(sub, "") and StringValue(sub, "") answer what the element's map in
 // Values(attribute, "") holds under sub, so that a scan builds no map per element.
 
+// elementValues is Values for an element whose StringValue s answers every key but primary.
+func elementValues(key string, primary bool, s string) []any {
+	if key != "primary" {
+		return one(s)
+	}
+	if primary {
+		return valsTrue
+	}
+	return nil
+}
+
 // Values answers for sub-attribute key of the element.
 func (m *Multi) Values(key, _ string) []any {
-	if key == "primary" {
-		if m.Primary {
-			return valsTrue
-		}
-		return nil
-	}
 	s, _ := m.StringValue(key, "")
-	return one(s)
+	return elementValues(key, m.Primary, s)
 }
 
 // StringValue is Values without allocating; false for primary.
@@ -452,14 +460,8 @@ func (m *Multi) StringValue(key, _ string) (string, bool) {
 
 // Values answers for sub-attribute key of the address.
 func (a *Address) Values(key, _ string) []any {
-	if key == "primary" {
-		if a.Primary {
-			return valsTrue
-		}
-		return nil
-	}
 	s, _ := a.StringValue(key, "")
-	return one(s)
+	return elementValues(key, a.Primary, s)
 }
 
 // StringValue is Values without allocating; false for primary.
