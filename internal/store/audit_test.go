@@ -9,7 +9,7 @@ import (
 )
 
 // auditSeed is a fixed log: ten events one minute apart, alternating users and groups.
-func auditSeed(t *testing.T, s *SQLite) (base time.Time) {
+func auditSeed(t *testing.T, s Store) (base time.Time) {
 	t.Helper()
 	base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 10 {
@@ -43,9 +43,9 @@ func requestIDs(es []AuditEvent) []string {
 	return out
 }
 
-func TestAuditRoundTrip(t *testing.T) {
+func testAuditRoundTrip(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	if es, err := s.AuditEvents(ctx, AuditFilter{}); err != nil || len(es) != 0 {
 		t.Fatalf("empty log = %v, %v", es, err)
 	}
@@ -82,9 +82,9 @@ func TestAuditRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAuditDefaults(t *testing.T) {
+func testAuditDefaults(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	before := time.Now()
 	if err := s.Audit(ctx, AuditEvent{Operation: "DELETE /Users/9"}); err != nil {
 		t.Fatal(err)
@@ -109,9 +109,9 @@ func TestAuditDefaults(t *testing.T) {
 	}
 }
 
-func TestAuditEventsFilter(t *testing.T) {
+func testAuditEventsFilter(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	base := auditSeed(t, s)
 	min := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
 	tests := []struct {
@@ -147,9 +147,9 @@ func TestAuditEventsFilter(t *testing.T) {
 	}
 }
 
-func TestAuditEventsDefaultLimit(t *testing.T) {
+func testAuditEventsDefaultLimit(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range defaultAuditLimit + 5 {
 		if err := s.Audit(ctx, AuditEvent{Time: base.Add(time.Duration(i) * time.Millisecond), RequestID: itoa(i)}); err != nil {
@@ -169,9 +169,9 @@ func TestAuditEventsDefaultLimit(t *testing.T) {
 }
 
 // Events with equal times keep a stable newest-first order by insertion.
-func TestAuditEventsTiesByID(t *testing.T) {
+func testAuditEventsTiesByID(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []string{"a", "b", "c"} {
 		if err := s.Audit(ctx, AuditEvent{Time: at, RequestID: r}); err != nil {
@@ -187,8 +187,8 @@ func TestAuditEventsTiesByID(t *testing.T) {
 	}
 }
 
-func TestAuditErrors(t *testing.T) {
-	s := openTemp(t)
+func testAuditErrors(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	if _, err := s.AuditEvents(ctx, AuditFilter{Limit: -1}); err == nil || !strings.Contains(err.Error(), "negative limit") {
 		t.Errorf("negative limit: %v", err)
@@ -214,9 +214,9 @@ func TestAuditErrors(t *testing.T) {
 	}
 }
 
-func TestPruneAudit(t *testing.T) {
+func testPruneAudit(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	base := auditSeed(t, s)
 
 	n, err := s.PruneAudit(ctx, base.Add(-time.Hour))
@@ -243,13 +243,13 @@ func TestPruneAudit(t *testing.T) {
 
 // More events than one prune batch: every batch is counted, an exact multiple of the batch
 // ends cleanly, and nothing newer is touched.
-func TestPruneAuditAcrossBatches(t *testing.T) {
+func testPruneAuditAcrossBatches(t *testing.T, b backend) {
 	const batch = 7
 	for _, old := range []int{batch - 1, batch, 2 * batch, 2*batch + 3} {
 		t.Run(itoa(old), func(t *testing.T) {
 			ctx := context.Background()
-			s := openTemp(t)
-			s.pruneBatch = batch
+			s := b.open(t)
+			s.(pruneBatcher).setPruneBatch(batch)
 			base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 			for i := range old + 3 {
 				if err := s.Audit(ctx, AuditEvent{Time: base.Add(time.Duration(i) * time.Second), RequestID: itoa(i)}); err != nil {

@@ -6,15 +6,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // benchShadowJSON is a typical shadow: name parts, an extra email and phone, enterprise
 // attributes and an address, about 400 bytes of JSON.
 const benchShadowJSON = `{"externalId":"00u1a2b3c4d5e6f7g8h9","name":{"givenName":"Barbara","familyName":"Jensen","middleName":"Jane"},"emails":[{"value":"bjensen@example.com","type":"home"}],"phoneNumbers":[{"value":"+1 555 555 5555","type":"mobile"}],"addresses":[{"type":"work","streetAddress":"100 Universal City Plaza","locality":"Hollywood","region":"CA","postalCode":"91608","country":"US"}],"enterprise":{"employeeNumber":"E-701984","costCenter":"4130","organization":"Universal Studios","division":"Theme Park","department":"Tour Operations"},"active":true}`
 
-func BenchmarkPutUserShadow(b *testing.B) {
+func BenchmarkPutUserShadow(b *testing.B) { forBackends(b, benchPutUserShadow) }
+
+func benchPutUserShadow(b *testing.B, s Store) {
 	data := []byte(benchShadowJSON)
-	s := openTemp(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	var i int64
@@ -28,9 +31,10 @@ func BenchmarkPutUserShadow(b *testing.B) {
 	}
 }
 
-func BenchmarkPutUserShadowParallel(b *testing.B) {
+func BenchmarkPutUserShadowParallel(b *testing.B) { forBackends(b, benchPutUserShadowParallel) }
+
+func benchPutUserShadowParallel(b *testing.B, s Store) {
 	data := []byte(benchShadowJSON)
-	s := openTemp(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer() // RunParallel, unlike b.Loop, does not exclude the setup
@@ -46,8 +50,9 @@ func BenchmarkPutUserShadowParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkUserShadow(b *testing.B) {
-	s := openTemp(b)
+func BenchmarkUserShadow(b *testing.B) { forBackends(b, benchUserShadow) }
+
+func benchUserShadow(b *testing.B, s Store) {
 	ctx := context.Background()
 	loadShadows(b, s, 10000)
 	b.ReportAllocs()
@@ -60,8 +65,9 @@ func BenchmarkUserShadow(b *testing.B) {
 	}
 }
 
-func BenchmarkUserShadowParallel(b *testing.B) {
-	s := openTemp(b)
+func BenchmarkUserShadowParallel(b *testing.B) { forBackends(b, benchUserShadowParallel) }
+
+func benchUserShadowParallel(b *testing.B, s Store) {
 	ctx := context.Background()
 	loadShadows(b, s, 10000)
 	b.ReportAllocs()
@@ -79,9 +85,10 @@ func BenchmarkUserShadowParallel(b *testing.B) {
 
 // BenchmarkUserShadows100k loads 100,000 shadows the way the bridge does at start-up; one
 // op is the whole load.
-func BenchmarkUserShadows100k(b *testing.B) {
+func BenchmarkUserShadows100k(b *testing.B) { forBackends(b, benchUserShadows100k) }
+
+func benchUserShadows100k(b *testing.B, s Store) {
 	const n = 100000
-	s := openTemp(b)
 	ctx := context.Background()
 	loadShadows(b, s, n)
 	b.ReportAllocs()
@@ -100,8 +107,9 @@ func BenchmarkUserShadows100k(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/shadow")
 }
 
-func BenchmarkAudit(b *testing.B) {
-	s := openTemp(b)
+func BenchmarkAudit(b *testing.B) { forBackends(b, benchAudit) }
+
+func benchAudit(b *testing.B, s Store) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	var i int
@@ -115,21 +123,40 @@ func BenchmarkAudit(b *testing.B) {
 	}
 }
 
-// loadShadows fills the users table in one transaction, bypassing per-row commits so the
-// setup of a 100,000-row benchmark takes a second, not minutes.
-func loadShadows(b *testing.B, s *SQLite, n int) {
-	data := []byte(benchShadowJSON)
+// forBackends runs a benchmark against a fresh store of every backend, so each figure comes
+// in a pair: SQLite and PostgreSQL.
+func forBackends(b *testing.B, fn func(b *testing.B, s Store)) {
+	for _, bk := range backends() {
+		b.Run(bk.name, func(b *testing.B) { fn(b, bk.open(b)) })
+	}
+}
+
+// loadShadows fills the users table in one transaction (a COPY in PostgreSQL), bypassing
+// per-row commits so the setup of a 100,000-row benchmark takes a second, not minutes.
+func loadShadows(b *testing.B, s Store, n int) {
 	b.Helper()
 	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	stmt, err := tx.PrepareContext(ctx, s.users.put)
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := []byte(benchShadowJSON)
 	updated, _ := formatTime(time.Now())
+	if pg, ok := s.(*Postgres); ok {
+		rows := make([][]any, 0, n)
+		for id := 1; id <= n; id++ {
+			rows = append(rows, []any{int64(id), fmt.Sprintf("00u%07d", id), data, updated})
+		}
+		if _, err := pg.pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"id", "external_id", "data", "updated"}, pgx.CopyFromRows(rows)); err != nil {
+			b.Fatal(err)
+		}
+		return
+	}
+	sq := s.(*SQLite)
+	tx, err := sq.w.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := tx.PrepareContext(ctx, sq.users.put)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for id := 1; id <= n; id++ {
 		if _, err := stmt.ExecContext(ctx, id, fmt.Sprintf("00u%07d", id), data, updated); err != nil {
 			b.Fatal(err)

@@ -3,14 +3,14 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestBreaker(t *testing.T) { testBreaker(t, openTemp(t)) }
-
-// testBreaker checks the breaker's window of any Store.
-func testBreaker(t *testing.T, s Store) {
+// testBreaker checks the breaker's window.
+func testBreaker(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ev := func(n int) []BreakerEvent {
@@ -78,5 +78,39 @@ func testBreaker(t *testing.T, s Store) {
 	wg.Wait()
 	if allowed != 5 {
 		t.Fatalf("20 concurrent takers of a budget of 5: %d allowed", allowed)
+	}
+}
+
+// testBreakerAcrossHandles: takers on several handles of one state (replicas, or processes
+// sharing a file) share one budget: 50 deprovisions over 3 handles with a budget of 20 let
+// exactly 20 through, as one handle would.
+func testBreakerAcrossHandles(t *testing.T, b backend) {
+	ctx := context.Background()
+	loc := b.fresh(t)
+	handles := []Store{b.openAt(t, loc), b.openAt(t, loc), b.openAt(t, loc)}
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	var allowed atomic.Int64
+	for i := range 50 {
+		s := handles[i%len(handles)]
+		wg.Go(func() {
+			_, ok, err := s.TakeBreaker(ctx, BreakerTake{At: at.Add(time.Duration(i) * time.Millisecond), Window: time.Hour, Max: 20,
+				Events: []BreakerEvent{{Kind: "deactivate", Resource: "User", ResourceID: itoa(i)}}})
+			if err != nil {
+				t.Errorf("TakeBreaker: %v", err)
+			}
+			if ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 20 {
+		t.Errorf("50 takers over 3 handles, budget 20: %d allowed", allowed.Load())
+	}
+	for i, s := range handles {
+		if n, err := s.BreakerCount(ctx, at); err != nil || n != 20 {
+			t.Errorf("handle %d counts %d (%v), want 20", i, n, err)
+		}
 	}
 }

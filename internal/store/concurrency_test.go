@@ -31,10 +31,10 @@ func checkShadow(sh Shadow, perWriter, ids int) error {
 
 // hammer runs writers goroutines of perWriter shadow upserts plus audit appends, and readers
 // goroutines of perWriter reads each, all at once against stores (round-robin). It reports
-// every error; with WAL, a single write connection and busy_timeout there must be none,
-// SQLITE_BUSY included. Readers do a fixed amount of work rather than spin until the
+// every error; there must be none (for SQLite: with WAL, a single write connection and
+// busy_timeout, not even SQLITE_BUSY). Readers do a fixed amount of work rather than spin until the
 // writers finish, which on a small machine under -race would starve the writers.
-func hammer(t *testing.T, stores []*SQLite, writers, perWriter, readers, ids int) {
+func hammer(t *testing.T, stores []Store, writers, perWriter, readers, ids int) {
 	t.Helper()
 	ctx := context.Background()
 	errs := make(chan error, writers*perWriter*2+readers*4)
@@ -109,10 +109,10 @@ func hammer(t *testing.T, stores []*SQLite, writers, perWriter, readers, ids int
 	}
 }
 
-func TestConcurrentWritersAndReaders(t *testing.T) {
+func testConcurrentWritersAndReaders(t *testing.T, b backend) {
 	const writers, perWriter, readers, ids = 20, 200, 4, 1000
-	s := openTemp(t)
-	hammer(t, []*SQLite{s}, writers, perWriter, readers, ids)
+	s := b.open(t)
+	hammer(t, []Store{s}, writers, perWriter, readers, ids)
 
 	ctx := context.Background()
 	var n int
@@ -144,21 +144,13 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	}
 }
 
-// Two Stores on one file stand in for two processes (say, a rolling restart): each has its
-// own write connection, so they contend for SQLite's lock and rely on busy_timeout.
-func TestTwoStoresShareOneFile(t *testing.T) {
+// Two handles on one state stand in for two processes (replicas, or a rolling restart on one
+// file): each has its own connections, so they contend in the database.
+func testTwoHandlesShareOneState(t *testing.T, b backend) {
 	const writers, perWriter, readers, ids = 8, 50, 4, 100
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	var stores []*SQLite
-	for range 2 {
-		s, err := OpenSQLite(ctx, path)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		defer s.Close()
-		stores = append(stores, s)
-	}
+	loc := b.fresh(t)
+	stores := []Store{b.openAt(t, loc), b.openAt(t, loc)}
 	hammer(t, stores, writers, perWriter, readers, ids)
 
 	for i, s := range stores {
@@ -169,16 +161,17 @@ func TestTwoStoresShareOneFile(t *testing.T) {
 	}
 }
 
-// Opening the same new file from many goroutines at once must migrate it exactly once:
-// the IMMEDIATE migration transaction serialises them.
-func TestConcurrentOpenMigratesOnce(t *testing.T) {
+// Opening the same new state from many goroutines at once must migrate it exactly once:
+// the migration transaction serialises them (IMMEDIATE in SQLite, an advisory lock in
+// PostgreSQL).
+func testConcurrentOpenMigratesOnce(t *testing.T, b backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
+	loc := b.fresh(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			s, err := OpenSQLite(ctx, path)
+			s, err := Open(ctx, loc)
 			if err != nil {
 				errs <- err
 				return
@@ -193,8 +186,8 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if got := pragmaInt(t, rawDB(t, path), "user_version"); got != len(migrations()) {
-		t.Errorf("user_version = %d, want %d", got, len(migrations()))
+	if got := b.version(t, loc); got != b.steps {
+		t.Errorf("schema version = %d, want %d", got, b.steps)
 	}
 }
 

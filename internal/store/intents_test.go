@@ -6,10 +6,9 @@ import (
 	"time"
 )
 
-func TestIntents(t *testing.T) { testIntents(t, openTemp(t)) }
-
-// testIntents checks the intent table of any Store.
-func testIntents(t *testing.T, s Store) {
+// testIntents checks the intent table.
+func testIntents(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	if got, err := s.Intents(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("Intents on a new store = %v, %v; want none", got, err)

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-func TestSettings(t *testing.T) {
+func testSettings(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	if v, ok, err := s.Setting(ctx, "paused"); err != nil || ok || v != "" {
 		t.Fatalf("missing setting = %q, %v, %v", v, ok, err)
 	}
@@ -42,8 +42,8 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-func TestSettingErrors(t *testing.T) {
-	s := openTemp(t)
+func testSettingErrors(t *testing.T, b backend) {
+	s := b.open(t)
 	if err := s.PutSetting(context.Background(), "", "v"); err == nil || !strings.Contains(err.Error(), "empty key") {
 		t.Errorf("PutSetting with empty key: %v", err)
 	}

@@ -105,29 +105,37 @@ func (s *SQLite) putShadow(ctx context.Context, t shadowTable, sh Shadow) error 
 }
 
 func (s *SQLite) writeShadow(ctx context.Context, t shadowTable, sh Shadow) error {
+	ext, updated, err := shadowColumns(sh)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, t.put, sh.ID, ext, sh.Data, updated)
+	return err
+}
+
+// shadowColumns checks a shadow before it is written, as every Store does, and returns its
+// external_id (nil for none) and updated columns.
+func shadowColumns(sh Shadow) (ext any, updated string, err error) {
 	// Domo ids are positive; anything else is a caller bug that would otherwise sit in the
 	// table unnoticed.
 	if sh.ID <= 0 {
-		return errors.New("id must be positive")
+		return nil, "", errors.New("id must be positive")
 	}
 	// Opaque to the store, but a shadow that is not JSON would only fail later, on read, far
 	// from the write that caused it.
 	if !json.Valid(sh.Data) {
-		return errors.New("data is not valid JSON")
+		return nil, "", errors.New("data is not valid JSON")
 	}
 	if sh.Updated.IsZero() {
 		sh.Updated = now()
 	}
-	updated, err := formatTime(sh.Updated)
-	if err != nil {
-		return err
+	if updated, err = formatTime(sh.Updated); err != nil {
+		return nil, "", err
 	}
-	var ext any // empty means none: NULL keeps the external_id index to real values
-	if sh.ExternalID != "" {
+	if sh.ExternalID != "" { // empty means none: NULL keeps the external_id index to real values
 		ext = sh.ExternalID
 	}
-	_, err = s.w.ExecContext(ctx, t.put, sh.ID, ext, sh.Data, updated)
-	return err
+	return ext, updated, nil
 }
 
 func (s *SQLite) deleteShadow(ctx context.Context, t shadowTable, id int64) error {

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-func TestSnapshots(t *testing.T) {
+func testSnapshots(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTemp(t)
+	s := b.open(t)
 	if data, taken, ok, err := s.Snapshot(ctx, "index"); err != nil || ok || data != nil || !taken.IsZero() {
 		t.Fatalf("missing snapshot = %v, %v, %v, %v", data, taken, ok, err)
 	}
@@ -48,8 +48,8 @@ func TestSnapshots(t *testing.T) {
 	}
 }
 
-func TestSnapshotErrors(t *testing.T) {
-	s := openTemp(t)
+func testSnapshotErrors(t *testing.T, b backend) {
+	s := b.open(t)
 	if err := s.PutSnapshot(context.Background(), "", []byte("x")); err == nil || !strings.Contains(err.Error(), "empty name") {
 		t.Errorf("PutSnapshot with empty name: %v", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"strings"
 	"time"
@@ -80,10 +79,10 @@ type Store interface {
 var _ Store = (*SQLite)(nil)
 
 // Open opens the state that state names: a SQLite file path (the embedded default), or a
-// postgres:// URL for several replicas sharing one state.
+// postgres:// (postgresql://) URL for several replicas sharing one state.
 func Open(ctx context.Context, state string) (Store, error) {
 	if IsPostgres(state) {
-		return nil, fmt.Errorf("store: PostgreSQL state is not supported by this build")
+		return OpenPostgres(ctx, state)
 	}
 	return OpenSQLite(ctx, state)
 }

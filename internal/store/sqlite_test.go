@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-func TestOpenMigratesEmptyFile(t *testing.T) {
+// A new file is marked as scimbridge's, in WAL mode; the conformance suite checks its schema.
+func TestOpenMarksNewFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := OpenSQLite(context.Background(), path)
 	if err != nil {
@@ -26,22 +27,12 @@ func TestOpenMigratesEmptyFile(t *testing.T) {
 	}
 
 	db := rawDB(t, path)
-	if got, want := pragmaInt(t, db, "user_version"), len(migrations()); got != want {
-		t.Errorf("user_version = %d, want %d", got, want)
-	}
 	if got := pragmaInt(t, db, "application_id"); got != applicationID {
 		t.Errorf("application_id = %#x, want %#x", got, applicationID)
 	}
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q (%v), want wal", mode, err)
-	}
-	for _, name := range []string{"users", "groups", "settings", "snapshots", "audit",
-		"users_external_id", "groups_external_id", "audit_time", "audit_resource_id"} {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = ?`, name).Scan(&n); err != nil || n != 1 {
-			t.Errorf("schema object %q: count %d, err %v", name, n, err)
-		}
 	}
 }
 
@@ -69,72 +60,6 @@ func TestOpenSetsConnectionPragmas(t *testing.T) {
 				t.Errorf("PRAGMA %s = %d, want %d", tt.pragma, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestReopenKeepsDataAndVersion(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := s.PutUserShadow(ctx, Shadow{ID: 7, ExternalID: "ext-7", Data: []byte(`{"a":1}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutSetting(ctx, "paused", "true"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer s.Close()
-	sh, ok, err := s.UserShadow(ctx, 7)
-	if err != nil || !ok || sh.ExternalID != "ext-7" || string(sh.Data) != `{"a":1}` {
-		t.Errorf("after reopen UserShadow(7) = %+v, %v, %v", sh, ok, err)
-	}
-	if v, ok, err := s.Setting(ctx, "paused"); err != nil || !ok || v != "true" {
-		t.Errorf("after reopen Setting(paused) = %q, %v, %v", v, ok, err)
-	}
-	if got := pragmaInt(t, s.w, "user_version"); got != len(migrations()) {
-		t.Errorf("user_version after reopen = %d, want %d", got, len(migrations()))
-	}
-}
-
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	newer := len(migrations()) + 1
-	db := rawDB(t, path)
-	if _, err := db.Exec("PRAGMA user_version = " + itoa(newer)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err = OpenSQLite(ctx, path)
-	if err == nil {
-		s.Close()
-		t.Fatal("Open accepted a database with a newer schema")
-	}
-	for _, want := range []string{"store: open", path, "newer", itoa(newer)} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
-	}
-	if got := pragmaInt(t, rawDB(t, path), "user_version"); got != newer {
-		t.Errorf("refused open changed user_version to %d", got)
 	}
 }
 
@@ -268,38 +193,6 @@ func TestOpenRelativePath(t *testing.T) {
 	}
 	if _, err := os.Stat("state.db"); err != nil {
 		t.Errorf("relative file not created: %v", err)
-	}
-}
-
-func TestOpenCancelledContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded with a cancelled context")
-	}
-}
-
-func TestPingAndClose(t *testing.T) {
-	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Ping(context.Background()); err != nil {
-		t.Errorf("Ping: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := s.Ping(context.Background()); err == nil {
-		t.Error("Ping after Close succeeded")
-	}
-	if err := s.PutSetting(context.Background(), "k", "v"); err == nil {
-		t.Error("write after Close succeeded")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
 	}
 }
 
