@@ -39,9 +39,9 @@ func IntentKinds() []string {
 	return []string{intentUserCreate, intentUserUpdate, intentUserDelete, intentGroupCreate, intentGroupUpdate, intentGroupDelete}
 }
 
-func userKey(id int64) string        { return "user:" + strconv.FormatInt(id, 10) }
-func emailKey(email string) string   { return "email:" + strings.ToLower(email) }
-func groupKey(id int64) string       { return "group:" + strconv.FormatInt(id, 10) }
+func userKey(id int64) string         { return "user:" + strconv.FormatInt(id, 10) }
+func emailKey(email string) string    { return "email:" + strings.ToLower(email) }
+func groupKey(id int64) string        { return "group:" + strconv.FormatInt(id, 10) }
 func groupNameKey(name string) string { return "groupname:" + strings.ToLower(name) }
 
 // intentRetry is what a client is told when the bridge cannot record or read an intent: the
