@@ -398,6 +398,10 @@ func (b *Bridge) Status(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	unfinished, err := b.store.Intents(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	st := map[string]any{
@@ -405,6 +409,8 @@ func (b *Bridge) Status(ctx context.Context) (map[string]any, error) {
 		"policy":  b.cfg.Policy,
 		"breaker": map[string]any{"open": b.breaker.open, "max": b.cfg.BreakerMax, "window": b.cfg.BreakerWindow.String(), "recent": recent},
 		"index":   details["index"],
+		// unfinished counts the changes interrupted half-way that are still to be finished.
+		"unfinished": len(unfinished),
 	}
 	if b.paused != nil {
 		st["pauseReason"] = b.paused.Reason

@@ -78,6 +78,9 @@ func (b *Bridge) runGroupCreate(ctx context.Context, in store.Intent, p *groupPl
 	return b.applyGroup(ctx, &in, p, g, rec, visible, hidden, add, nil, true)
 }
 
+// A group whose create is not finished is not indexed: the IdP's lookup by displayName misses
+// it, and its retried POST finishes the job (it finds the intent by the name).
+
 // createdGroup finds the group an interrupted create may have made: by the id the intent
 // learnt, else by its name. A group of that name the bridge did not create for this plan is
 // not it: the create ends with 409, as it would have at first.
@@ -165,7 +168,9 @@ func (b *Bridge) applyGroup(ctx context.Context, in *store.Intent, p *groupPlan,
 	}
 	merr := res.err(ctx)
 	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: p.ExternalID, Members: membersOf(final, p.Displays)}, rec.shadow(), b.now())}
-	b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
+	if in == nil || in.Kind != intentGroupCreate || !res.retryable() {
+		b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
+	}
 	if rec == nil || !recordEqual(*rec, out) {
 		if err := b.saveGroupRecord(ctx, g.ID, out); err != nil {
 			return nil, scim.Unavailable(intentRetry, "the group was changed in Domo, but the bridge's state database is unavailable; retry to finish", errors.Join(err, merr))

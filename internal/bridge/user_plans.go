@@ -185,21 +185,22 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 			return domo.User{}, err
 		}
 	}
-	d, roleErr := b.settleRole(ctx, d, upd)
+	d, err := b.settleRole(ctx, d, upd)
+	if err != nil {
+		// The intent stays, with the id, for the role: until it is finished the user is not
+		// indexed, so that the IdP's lookup misses it and its retried POST finishes the job.
+		return domo.User{}, upstream(err, kindUser, strconv.FormatInt(d.ID, 10))
+	}
 	rec := *p.Record
 	rec.Shadow.Rebase(d)
 	// When the role did not take, the user exists with another role than the IdP asked for:
 	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
 	distrustRole(&rec.Shadow, d, upd.User)
 	if err := b.saveUserRecord(ctx, d.ID, &rec, rec.Shadow.ExternalID); err != nil {
-		b.index.PutUser(b.entry(d, &rec, b.cfg.Mapping))
 		return domo.User{}, scim.Unavailable(intentRetry, "the user was created in Domo, but the bridge's state database is unavailable; retry to finish", err)
 	}
-	b.index.PutUser(b.entry(d, &rec, b.cfg.Mapping))
-	if roleErr != nil {
-		return d, upstream(roleErr, kindUser, strconv.FormatInt(d.ID, 10)) // the intent stays, for the role
-	}
 	b.done(ctx, in)
+	b.index.PutUser(b.entry(d, &rec, b.cfg.Mapping))
 	return d, nil
 }
 
