@@ -84,6 +84,12 @@ func Unavailable(d time.Duration, detail string, cause error) *Error {
 // client should come back later.
 type retryAfterer interface{ RetryAfterDuration() time.Duration }
 
+// unavailabler is how errors from packages scim does not import (the state store) say that
+// something the bridge depends on is down for now: 503 with Retry-After, never 500.
+type unavailabler interface {
+	Unavailable() (detail string, retryAfter time.Duration)
+}
+
 // asError turns any error into the *Error the response is built from. It is the single place
 // where internal failures become SCIM answers: unknown errors become a 500 whose detail says
 // nothing about the cause.
@@ -103,6 +109,11 @@ func asError(err error) *Error {
 	var ra retryAfterer
 	if errors.As(err, &ra) {
 		return Throttled(ra.RetryAfterDuration(), err)
+	}
+	var un unavailabler
+	if errors.As(err, &un) {
+		detail, retry := un.Unavailable()
+		return Unavailable(retry, detail, err)
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -168,6 +168,12 @@ func conformance() []struct {
 		{"ConcurrentOpenMigratesOnce", testConcurrentOpenMigratesOnce},
 		{"ConcurrentWritersAndReaders", testConcurrentWritersAndReaders},
 		{"TwoHandlesShareOneState", testTwoHandlesShareOneState},
+		{"Lock", testLock},
+		{"LockAcrossHandles", testLockAcrossHandles},
+		{"Lead", testLead},
+		{"Changes", testChanges},
+		{"ChangesConcurrentFollow", testChangesConcurrentFollow},
+		{"Heartbeat", testHeartbeat},
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,6 +30,14 @@ type Postgres struct {
 	desc string // the URL without its password
 	// users and groups are the statements of the two shadow tables.
 	users, groups shadowTable
+
+	connCfg    *pgx.ConnConfig // for the session and the listener, which live outside the pool
+	locks      keyedMutex      // the in-process half of Lock
+	session    pgSession       // holds the advisory locks
+	wake       wakers
+	stopListen context.CancelFunc
+	listenDone chan struct{}
+	closeOnce  sync.Once
 
 	pruneBatch int // audit rows per prune statement; a field so tests can cross batches cheaply
 }
@@ -69,12 +79,18 @@ func OpenPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 	cfg.HealthCheckPeriod = 5 * time.Second
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", s.desc, err)
+		return nil, fmt.Errorf("store: open %s: %w", s.desc, pgFail(err))
 	}
 	if err := migratePostgres(ctx, s.pool, pgMigrations()); err != nil {
 		s.pool.Close()
-		return nil, fmt.Errorf("store: open %s: %w", s.desc, err)
+		return nil, fmt.Errorf("store: open %s: %w", s.desc, pgFail(err))
 	}
+	s.connCfg = cfg.ConnConfig
+	s.session.cfg = cfg.ConnConfig
+	s.wake.changed = make(chan struct{}, 1)
+	lctx, stop := context.WithCancel(context.Background())
+	s.stopListen, s.listenDone = stop, make(chan struct{})
+	go s.listen(lctx)
 	return s, nil
 }
 
@@ -128,13 +144,19 @@ func (s *Postgres) Ping(ctx context.Context) error {
 	// A query on a table of ours, not just a connection check: a restored or replaced
 	// database without the schema is not a working state.
 	if err := s.pool.QueryRow(ctx, `SELECT version FROM scimbridge_schema`).Scan(&v); err != nil {
-		return fmt.Errorf("store: ping %s: %w", s.desc, err)
+		return fmt.Errorf("store: ping %s: %w", s.desc, pgFail(err))
 	}
 	return nil
 }
 
-// Close closes every connection. Calls after Close fail; a second Close does nothing.
+// Close closes every connection, which releases the handle's locks and leads. Calls after
+// Close fail; a second Close does nothing.
 func (s *Postgres) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		s.stopListen()
+		<-s.listenDone
+		s.session.close()
+		s.pool.Close()
+	})
 	return nil
 }

@@ -18,6 +18,7 @@ const pgApplication = "scimbridge"
 const (
 	pgLockMigrate int64 = 0x5343494D_00000001
 	pgLockBreaker int64 = 0x5343494D_00000002
+	pgLockChanges int64 = 0x5343494D_00000003
 )
 
 // pgMigrations returns the PostgreSQL schema steps in order; step i brings the schema from
@@ -86,6 +87,23 @@ CREATE TABLE breaker_events (
 	resource_id text NOT NULL
 );
 CREATE INDEX breaker_events_time ON breaker_events (time);`,
+
+		// 2: what replicas coordinate through: the change feed, and their heartbeats. Times
+		// here are the server's (timestamptz), so that replicas' clocks need not agree.
+		`CREATE TABLE changes (
+	seq    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	time   timestamptz NOT NULL DEFAULT now(),
+	origin text NOT NULL,
+	kind   text NOT NULL,
+	key    text NOT NULL,
+	data   bytea NOT NULL
+);
+CREATE INDEX changes_time ON changes (time);
+
+CREATE TABLE replicas (
+	id   text PRIMARY KEY,
+	seen timestamptz NOT NULL
+);`,
 	}
 }
 

@@ -74,7 +74,7 @@ func (s *Postgres) shadow(ctx context.Context, t shadowTable, id int64) (Shadow,
 		sh.Updated, err = parseTime(updated)
 	}
 	if err != nil {
-		return Shadow{}, false, fmt.Errorf("store: get %s shadow %d: %w", t.noun, id, err)
+		return Shadow{}, false, fmt.Errorf("store: get %s shadow %d: %w", t.noun, id, pgFail(err))
 	}
 	return sh, true, nil
 }
@@ -85,14 +85,14 @@ func (s *Postgres) putShadow(ctx context.Context, t shadowTable, sh Shadow) erro
 		_, err = s.pool.Exec(ctx, t.put, sh.ID, ext, sh.Data, updated)
 	}
 	if err != nil {
-		return fmt.Errorf("store: put %s shadow %d: %w", t.noun, sh.ID, err)
+		return fmt.Errorf("store: put %s shadow %d: %w", t.noun, sh.ID, pgFail(err))
 	}
 	return nil
 }
 
 func (s *Postgres) deleteShadow(ctx context.Context, t shadowTable, id int64) error {
 	if _, err := s.pool.Exec(ctx, t.del, id); err != nil {
-		return fmt.Errorf("store: delete %s shadow %d: %w", t.noun, id, err)
+		return fmt.Errorf("store: delete %s shadow %d: %w", t.noun, id, pgFail(err))
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func (s *Postgres) shadows(ctx context.Context, t shadowTable) iter.Seq2[Shadow,
 	return func(yield func(Shadow, error) bool) {
 		rows, err := s.pool.Query(ctx, t.list)
 		if err != nil {
-			yield(Shadow{}, fmt.Errorf("store: list %s shadows: %w", t.noun, err))
+			yield(Shadow{}, fmt.Errorf("store: list %s shadows: %w", t.noun, pgFail(err)))
 			return
 		}
 		defer rows.Close()
@@ -110,11 +110,11 @@ func (s *Postgres) shadows(ctx context.Context, t shadowTable) iter.Seq2[Shadow,
 			var sh Shadow
 			var updated string
 			if err := rows.Scan(&sh.ID, &sh.ExternalID, &sh.Data, &updated); err != nil {
-				yield(Shadow{}, fmt.Errorf("store: list %s shadows after id %d: %w", t.noun, last, err))
+				yield(Shadow{}, fmt.Errorf("store: list %s shadows after id %d: %w", t.noun, last, pgFail(err)))
 				return
 			}
 			if sh.Updated, err = parseTime(updated); err != nil {
-				yield(Shadow{}, fmt.Errorf("store: list %s shadows: %s shadow %d: %w", t.noun, t.noun, sh.ID, err))
+				yield(Shadow{}, fmt.Errorf("store: list %s shadows: %s shadow %d: %w", t.noun, t.noun, sh.ID, pgFail(err)))
 				return
 			}
 			last = sh.ID
@@ -123,7 +123,7 @@ func (s *Postgres) shadows(ctx context.Context, t shadowTable) iter.Seq2[Shadow,
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(Shadow{}, fmt.Errorf("store: list %s shadows after id %d: %w", t.noun, last, err))
+			yield(Shadow{}, fmt.Errorf("store: list %s shadows after id %d: %w", t.noun, last, pgFail(err)))
 		}
 	}
 }

@@ -20,7 +20,7 @@ func (s *Postgres) Setting(ctx context.Context, key string) (string, bool, error
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("store: get setting %q: %w", key, err)
+		return "", false, fmt.Errorf("store: get setting %q: %w", key, pgFail(err))
 	}
 	return v, true, nil
 }
@@ -33,7 +33,7 @@ func (s *Postgres) PutSetting(ctx context.Context, key, value string) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {
-		return fmt.Errorf("store: put setting %q: %w", key, err)
+		return fmt.Errorf("store: put setting %q: %w", key, pgFail(err))
 	}
 	return nil
 }
@@ -41,7 +41,7 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 // DeleteSetting removes key; a missing key is not an error.
 func (s *Postgres) DeleteSetting(ctx context.Context, key string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
-		return fmt.Errorf("store: delete setting %q: %w", key, err)
+		return fmt.Errorf("store: delete setting %q: %w", key, pgFail(err))
 	}
 	return nil
 }
@@ -54,7 +54,7 @@ func (s *Postgres) PutSnapshot(ctx context.Context, name string, data []byte) er
 	}
 	taken, err := formatTime(now())
 	if err != nil {
-		return fmt.Errorf("store: put snapshot %q: %w", name, err)
+		return fmt.Errorf("store: put snapshot %q: %w", name, pgFail(err))
 	}
 	if data == nil {
 		data = []byte{} // nil binds as NULL; an empty snapshot is still a snapshot
@@ -62,7 +62,7 @@ func (s *Postgres) PutSnapshot(ctx context.Context, name string, data []byte) er
 	_, err = s.pool.Exec(ctx, `INSERT INTO snapshots (name, data, taken) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO UPDATE SET data = excluded.data, taken = excluded.taken`, name, data, taken)
 	if err != nil {
-		return fmt.Errorf("store: put snapshot %q (%d bytes): %w", name, len(data), err)
+		return fmt.Errorf("store: put snapshot %q (%d bytes): %w", name, len(data), pgFail(err))
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func (s *Postgres) Snapshot(ctx context.Context, name string) ([]byte, time.Time
 		t, err = parseTime(taken)
 	}
 	if err != nil {
-		return nil, time.Time{}, false, fmt.Errorf("store: get snapshot %q: %w", name, err)
+		return nil, time.Time{}, false, fmt.Errorf("store: get snapshot %q: %w", name, pgFail(err))
 	}
 	if data == nil {
 		data = []byte{}
@@ -96,7 +96,7 @@ func (s *Postgres) Audit(ctx context.Context, e AuditEvent) error {
 	}
 	t, err := formatTime(e.Time)
 	if err != nil {
-		return fmt.Errorf("store: audit %s %s %s: %w", e.Operation, e.Resource, e.ResourceID, err)
+		return fmt.Errorf("store: audit %s %s %s: %w", e.Operation, e.Resource, e.ResourceID, pgFail(err))
 	}
 	fields := e.Fields
 	if fields == nil {
@@ -107,7 +107,7 @@ func (s *Postgres) Audit(ctx context.Context, e AuditEvent) error {
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		t, e.Token, e.RequestID, e.Operation, e.DomoCall, e.Resource, e.ResourceID, fields, e.Outcome)
 	if err != nil {
-		return fmt.Errorf("store: audit %s %s %s: %w", e.Operation, e.Resource, e.ResourceID, err)
+		return fmt.Errorf("store: audit %s %s %s: %w", e.Operation, e.Resource, e.ResourceID, pgFail(err))
 	}
 	return nil
 }
@@ -148,7 +148,7 @@ func (s *Postgres) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent
 
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list audit events: %w", err)
+		return nil, fmt.Errorf("store: list audit events: %w", pgFail(err))
 	}
 	defer rows.Close()
 	var out []AuditEvent
@@ -157,10 +157,10 @@ func (s *Postgres) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent
 		var t string
 		if err := rows.Scan(&e.ID, &t, &e.Token, &e.RequestID, &e.Operation, &e.DomoCall,
 			&e.Resource, &e.ResourceID, &e.Fields, &e.Outcome); err != nil {
-			return nil, fmt.Errorf("store: list audit events: %w", err)
+			return nil, fmt.Errorf("store: list audit events: %w", pgFail(err))
 		}
 		if e.Time, err = parseTime(t); err != nil {
-			return nil, fmt.Errorf("store: list audit events: event %d: %w", e.ID, err)
+			return nil, fmt.Errorf("store: list audit events: event %d: %w", e.ID, pgFail(err))
 		}
 		if len(e.Fields) == 0 {
 			e.Fields = nil
@@ -168,7 +168,7 @@ func (s *Postgres) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list audit events: %w", err)
+		return nil, fmt.Errorf("store: list audit events: %w", pgFail(err))
 	}
 	return out, nil
 }
@@ -185,7 +185,7 @@ func (s *Postgres) PruneAudit(ctx context.Context, before time.Time) (int64, err
 		tag, err := s.pool.Exec(ctx, `DELETE FROM audit WHERE id IN
 (SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2)`, cutoff, s.pruneBatch)
 		if err != nil {
-			return total, fmt.Errorf("store: prune audit before %s after %d deleted: %w", cutoff, total, err)
+			return total, fmt.Errorf("store: prune audit before %s after %d deleted: %w", cutoff, total, pgFail(err))
 		}
 		n := tag.RowsAffected()
 		total += n
@@ -205,7 +205,7 @@ func (s *Postgres) PutIntent(ctx context.Context, in Intent) (Intent, error) {
 	}
 	ts, err := formatTime(now())
 	if err != nil {
-		return Intent{}, fmt.Errorf("store: put intent %q: %w", in.Key, err)
+		return Intent{}, fmt.Errorf("store: put intent %q: %w", in.Key, pgFail(err))
 	}
 	var created string
 	err = s.pool.QueryRow(ctx, `INSERT INTO intents (key, kind, data, created, updated) VALUES ($1, $2, $3, $4, $4)
@@ -215,7 +215,7 @@ RETURNING created`, in.Key, in.Kind, in.Data, ts).Scan(&created)
 		err = in.setTimes(created, ts)
 	}
 	if err != nil {
-		return Intent{}, fmt.Errorf("store: put intent %q: %w", in.Key, err)
+		return Intent{}, fmt.Errorf("store: put intent %q: %w", in.Key, pgFail(err))
 	}
 	return in, nil
 }
@@ -233,7 +233,7 @@ func (s *Postgres) Intent(ctx context.Context, key string) (Intent, bool, error)
 		err = in.setTimes(created, updated)
 	}
 	if err != nil {
-		return Intent{}, false, fmt.Errorf("store: get intent %q: %w", key, err)
+		return Intent{}, false, fmt.Errorf("store: get intent %q: %w", key, pgFail(err))
 	}
 	return in, true, nil
 }
@@ -247,7 +247,7 @@ func (s *Postgres) DeleteIntent(ctx context.Context, key string, updated time.Ti
 		_, err = s.pool.Exec(ctx, `DELETE FROM intents WHERE key = $1 AND updated = $2`, key, boundTime(updated))
 	}
 	if err != nil {
-		return fmt.Errorf("store: delete intent %q: %w", key, err)
+		return fmt.Errorf("store: delete intent %q: %w", key, pgFail(err))
 	}
 	return nil
 }
@@ -256,7 +256,7 @@ func (s *Postgres) DeleteIntent(ctx context.Context, key string, updated time.Ti
 func (s *Postgres) Intents(ctx context.Context) ([]Intent, error) {
 	rows, err := s.pool.Query(ctx, `SELECT key, kind, data, created, updated FROM intents ORDER BY created, key`)
 	if err != nil {
-		return nil, fmt.Errorf("store: list intents: %w", err)
+		return nil, fmt.Errorf("store: list intents: %w", pgFail(err))
 	}
 	defer rows.Close()
 	var out []Intent
@@ -264,15 +264,15 @@ func (s *Postgres) Intents(ctx context.Context) ([]Intent, error) {
 		var in Intent
 		var created, updated string
 		if err := rows.Scan(&in.Key, &in.Kind, &in.Data, &created, &updated); err != nil {
-			return nil, fmt.Errorf("store: list intents: %w", err)
+			return nil, fmt.Errorf("store: list intents: %w", pgFail(err))
 		}
 		if err := in.setTimes(created, updated); err != nil {
-			return nil, fmt.Errorf("store: list intents: %q: %w", in.Key, err)
+			return nil, fmt.Errorf("store: list intents: %q: %w", in.Key, pgFail(err))
 		}
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list intents: %w", err)
+		return nil, fmt.Errorf("store: list intents: %w", pgFail(err))
 	}
 	return out, nil
 }
@@ -286,12 +286,12 @@ func (s *Postgres) TakeBreaker(ctx context.Context, t BreakerTake) (count int, a
 	}
 	at, err := formatTime(t.At)
 	if err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: %w", pgFail(err))
 	}
 	cut := boundTime(t.At.Add(-t.Window))
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: %w", pgFail(err))
 	}
 	defer func() {
 		if err != nil {
@@ -299,28 +299,28 @@ func (s *Postgres) TakeBreaker(ctx context.Context, t BreakerTake) (count int, a
 		}
 	}()
 	if _, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgLockBreaker); err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: lock: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: lock: %w", pgFail(err))
 	}
 	if _, err = tx.Exec(ctx, `DELETE FROM breaker_events WHERE time < $1`, cut); err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: prune: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: prune: %w", pgFail(err))
 	}
 	if err = tx.QueryRow(ctx, `SELECT count(*) FROM breaker_events WHERE time >= $1`, cut).Scan(&count); err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: count: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: count: %w", pgFail(err))
 	}
 	if count+len(t.Events) > t.Max {
 		if err = tx.Commit(ctx); err != nil {
-			return 0, false, fmt.Errorf("store: take breaker: commit: %w", err)
+			return 0, false, fmt.Errorf("store: take breaker: commit: %w", pgFail(err))
 		}
 		return count, false, nil
 	}
 	for _, e := range t.Events {
 		if _, err = tx.Exec(ctx, `INSERT INTO breaker_events (time, kind, resource, resource_id) VALUES ($1, $2, $3, $4)`,
 			at, e.Kind, e.Resource, e.ResourceID); err != nil {
-			return 0, false, fmt.Errorf("store: take breaker: record: %w", err)
+			return 0, false, fmt.Errorf("store: take breaker: record: %w", pgFail(err))
 		}
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return 0, false, fmt.Errorf("store: take breaker: commit: %w", err)
+		return 0, false, fmt.Errorf("store: take breaker: commit: %w", pgFail(err))
 	}
 	return count + len(t.Events), true, nil
 }
@@ -329,7 +329,7 @@ func (s *Postgres) TakeBreaker(ctx context.Context, t BreakerTake) (count int, a
 func (s *Postgres) BreakerCount(ctx context.Context, since time.Time) (int, error) {
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM breaker_events WHERE time >= $1`, boundTime(since)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: breaker count: %w", err)
+		return 0, fmt.Errorf("store: breaker count: %w", pgFail(err))
 	}
 	return n, nil
 }
@@ -337,7 +337,7 @@ func (s *Postgres) BreakerCount(ctx context.Context, since time.Time) (int, erro
 // ClearBreaker forgets every counted event.
 func (s *Postgres) ClearBreaker(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM breaker_events`); err != nil {
-		return fmt.Errorf("store: clear breaker: %w", err)
+		return fmt.Errorf("store: clear breaker: %w", pgFail(err))
 	}
 	return nil
 }

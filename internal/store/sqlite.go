@@ -38,6 +38,7 @@ type SQLite struct {
 	r      *sql.DB // read-only pool
 	users  shadowTable
 	groups shadowTable
+	locks  keyedMutex
 
 	pruneBatch int // audit rows per prune statement; a field so tests can cross batches cheaply
 }

@@ -69,11 +69,59 @@ type Store interface {
 	// ClearBreaker forgets every counted event (an operator reset the breaker).
 	ClearBreaker(ctx context.Context) error
 
+	// Lock takes the lock named key, waiting until it is free or ctx ends, and returns the
+	// function that releases it. It serialises work on one resource across every process
+	// sharing the state: the bridge's replicas on PostgreSQL. A SQLite state serves one
+	// process, so its locks live in that process.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+	// Lead reports whether this handle leads the task called name, taking the lead when no
+	// other handle sharing the state has it. The lead is kept until Close or until the
+	// handle's connection is lost (a killed replica's lead passes on at once); leaders call
+	// Lead before each turn of the task, and stop when it says false.
+	Lead(ctx context.Context, name string) (bool, error)
+
+	// Publish records a change the other processes sharing the state must apply to what they
+	// hold in memory (an index write, a switch), and wakes them through Changed. It returns
+	// the change's sequence number: changes are numbered in the order they were published.
+	Publish(ctx context.Context, c Change) (seq int64, err error)
+	// Changes returns at most limit changes published after seq after, oldest first.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+	// LastChange returns the sequence number of the newest change, 0 when there is none.
+	LastChange(ctx context.Context) (int64, error)
+	// PruneChanges deletes the changes published before before and returns how many.
+	PruneChanges(ctx context.Context, before time.Time) (int64, error)
+	// Changed returns a channel that receives when changes may have been published by another
+	// process, or may have been missed (after a lost connection): the receiver then reads
+	// Changes. Wake-ups are coalesced; there is one receiver per handle. A SQLite state has no
+	// other process, and its channel never receives.
+	Changed() <-chan struct{}
+
+	// Heartbeat records that the replica called id is alive, and returns how many replicas
+	// (this one included) sent a heartbeat within ttl.
+	Heartbeat(ctx context.Context, id string, ttl time.Duration) (live int, err error)
+	// Leave forgets replica id at once, on a clean stop, so the others need not wait out its
+	// heartbeat.
+	Leave(ctx context.Context, id string) error
+
+	// Shared reports whether other processes may share this state (PostgreSQL), so that the
+	// bridge coordinates with them.
+	Shared() bool
+
 	// Ping reports whether the state can still be read.
 	Ping(ctx context.Context) error
 	// Describe names the state for logs and status pages, never with a password.
 	Describe() string
 	Close() error
+}
+
+// Change is one published change (see Store.Publish). Data is opaque to the store.
+type Change struct {
+	Seq    int64     // assigned by Publish
+	Time   time.Time // assigned by Publish
+	Origin string    // who published it, so that it can skip its own changes
+	Kind   string    // what changed, e.g. "user.put"
+	Key    string    // which resource, e.g. a Domo id
+	Data   []byte
 }
 
 var _ Store = (*SQLite)(nil)
