@@ -47,6 +47,7 @@ type Config struct {
 	ShowDefaultGroup bool          // list Domo's Default group as a SCIM group
 	RefreshInterval  time.Duration // background index refresh; 0 disables
 	MemberWorkers    int           // concurrent membership calls in one group change, default 8
+	ReplicaID        string        // names this replica among those sharing a state; default host name + random
 
 	Logger zerolog.Logger
 	Now    func() time.Time
@@ -57,18 +58,20 @@ type Bridge struct {
 	cfg   Config
 	domo  *domo.Client
 	store store.Store
-	index *index.Index
+	index sharedIndex // the index, written through to the other replicas (replicas.go)
 	log   zerolog.Logger
 	now   func() time.Time
 
 	bg sync.WaitGroup // background work begun by Start
 
-	userLocks keyedMutex
+	followed atomic.Int64 // the newest change of the feed this replica has read
+
+	userLocks keyedLocks
 	pending   pendingSet // resources that may have an unfinished intent (intents.go)
 	// undocumentedRefused: the tenant answers 400 to user writes carrying employeeId or
 	// department (see writeUser).
 	undocumentedRefused atomic.Bool
-	groupLocks          keyedMutex
+	groupLocks          keyedLocks
 
 	mu        sync.RWMutex
 	protected map[int64]bool  // hidden user ids
@@ -117,11 +120,16 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = newReplicaID()
+	}
 	b := &Bridge{
-		cfg: cfg, domo: cfg.Domo, store: cfg.Store, index: cfg.Index,
+		cfg: cfg, domo: cfg.Domo, store: cfg.Store,
 		log: cfg.Logger.With().Str("component", "bridge").Logger(), now: cfg.Now,
 		protected: map[int64]bool{}, protEmail: map[string]bool{}, hiddenEmail: map[string]int64{},
+		userLocks: keyedLocks{kind: "user", store: cfg.Store}, groupLocks: keyedLocks{kind: "group", store: cfg.Store},
 	}
+	b.index = sharedIndex{Index: cfg.Index, b: b}
 	for _, p := range cfg.ProtectedUsers {
 		b.protect(p)
 	}

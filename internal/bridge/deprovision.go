@@ -97,6 +97,7 @@ func (b *Bridge) openBreaker(ctx context.Context, now time.Time, count, asked in
 	if err := b.store.PutSetting(context.WithoutCancel(ctx), settingBreaker, now.UTC().Format(time.RFC3339)); err != nil {
 		b.log.Error().Err(err).Msg("breaker state not persisted")
 	}
+	b.switched()
 	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "breaker", Fields: []string{"open"},
 		Outcome: fmt.Sprintf("opened: %d counted within %s, %d more asked, limit %d", count, b.cfg.BreakerWindow, asked, b.cfg.BreakerMax)})
 	b.log.Warn().Int("counted", count).Int("asked", asked).Dur("window", b.cfg.BreakerWindow).Msg("deprovision breaker opened; an operator must reset it")
@@ -246,8 +247,11 @@ func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) err
 	for _, gid := range groups {
 		// The group's lock keeps this change and a concurrent diff of the same group apart.
 		// Lock order is always user, then group: group operations never take a user lock.
-		unlock := b.groupLocks.lock(strconv.FormatInt(gid, 10))
-		err := b.domo.RemoveGroupMember(ctx, gid, uid)
+		unlock, err := b.groupLocks.lock(ctx, strconv.FormatInt(gid, 10))
+		if err != nil {
+			return err
+		}
+		err = b.domo.RemoveGroupMember(ctx, gid, uid)
 		unlock()
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if refusedOutright(err) {
@@ -266,8 +270,11 @@ func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) err
 // skipped. On a failure it returns the groups not joined yet.
 func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) ([]int64, error) {
 	for i, gid := range groups {
-		unlock := b.groupLocks.lock(strconv.FormatInt(gid, 10))
-		err := b.domo.AddGroupMember(ctx, gid, uid)
+		unlock, err := b.groupLocks.lock(ctx, strconv.FormatInt(gid, 10))
+		if err != nil {
+			return slices.Clone(groups[i:]), err
+		}
+		err = b.domo.AddGroupMember(ctx, gid, uid)
 		unlock()
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if err != nil {
@@ -354,6 +361,7 @@ func (b *Bridge) Pause(ctx context.Context, reason string) error {
 	b.mu.Lock()
 	b.paused = st
 	b.mu.Unlock()
+	b.switched()
 	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "pause", Fields: []string{"paused"}, Outcome: "paused: " + reason})
 	b.log.Warn().Str("reason", reason).Msg("provisioning paused")
 	return nil
@@ -367,6 +375,7 @@ func (b *Bridge) Resume(ctx context.Context) error {
 	b.mu.Lock()
 	b.paused = nil
 	b.mu.Unlock()
+	b.switched()
 	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "pause", Fields: []string{"paused"}, Outcome: "resumed"})
 	b.log.Info().Msg("provisioning resumed")
 	return nil
@@ -383,6 +392,7 @@ func (b *Bridge) ResetBreaker(ctx context.Context) error {
 	b.mu.Lock()
 	b.breaker = breakerState{}
 	b.mu.Unlock()
+	b.switched()
 	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "breaker", Fields: []string{"open"}, Outcome: "reset"})
 	b.log.Info().Msg("deprovision breaker reset")
 	return nil

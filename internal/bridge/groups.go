@@ -397,7 +397,10 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.groupLocks.lock("name:" + strings.ToLower(mg.DisplayName))
+	unlock, err := b.groupLocks.lock(ctx, "name:"+strings.ToLower(mg.DisplayName))
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	key := groupNameKey(mg.DisplayName)
 	if in, ok, err := b.pendingIntent(ctx, key); err != nil {
@@ -470,7 +473,10 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.groupLocks.lock(sid)
+	unlock, err := b.groupLocks.lock(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	if err := b.finishPending(ctx, groupKey(id)); err != nil {
 		return nil, err
@@ -817,7 +823,10 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 	if err != nil {
 		return err
 	}
-	unlock := b.groupLocks.lock(sid)
+	unlock, err := b.groupLocks.lock(ctx, sid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if err := b.finishPending(ctx, groupKey(id)); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/index"
 	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/pglocal/pgtest"
 	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
 )
@@ -54,7 +55,7 @@ var (
 
 // TestMain removes what the benchmarks' shared tenant left on disk.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
 	}

@@ -179,17 +179,17 @@ func (b *Bridge) dropUnreadable(ctx context.Context, in store.Intent, err error)
 }
 
 // lockFor takes the lock that guards the resource an intent key names.
-func (b *Bridge) lockFor(key string) (unlock func()) {
+func (b *Bridge) lockFor(ctx context.Context, key string) (unlock func(), err error) {
 	kind, rest, _ := strings.Cut(key, ":")
 	switch kind {
 	case "user":
-		return b.userLocks.lock(rest)
+		return b.userLocks.lock(ctx, rest)
 	case "email":
-		return b.userLocks.lock("email:" + rest)
+		return b.userLocks.lock(ctx, "email:"+rest)
 	case "group":
-		return b.groupLocks.lock(rest)
+		return b.groupLocks.lock(ctx, rest)
 	default: // groupname
-		return b.groupLocks.lock("name:" + rest)
+		return b.groupLocks.lock(ctx, "name:"+rest)
 	}
 }
 
@@ -212,7 +212,10 @@ func (b *Bridge) FinishIntents(ctx context.Context, minAge time.Duration) (finis
 			left++
 			continue
 		}
-		unlock := b.lockFor(in.Key)
+		unlock, err := b.lockFor(ctx, in.Key)
+		if err != nil {
+			return finished, len(list) - finished, fmt.Errorf("lock %s: %w", in.Key, err)
+		}
 		cur, ok, err := b.pendingIntent(ctx, in.Key)
 		if err == nil && ok {
 			err = b.finish(ctx, cur)

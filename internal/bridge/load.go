@@ -83,6 +83,15 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 // Changes an earlier process left unfinished (its intents) are finished once the index is
 // loaded from Domo, in the background.
 func (b *Bridge) Start(ctx context.Context) error {
+	if b.store.Shared() {
+		// Run follows the other replicas' changes from here on: whatever happened before is
+		// in Domo, which the load below reads.
+		after, err := b.store.LastChange(ctx)
+		if err != nil {
+			return fmt.Errorf("read the change feed: %w", err)
+		}
+		b.followed.Store(after)
+	}
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() {
@@ -233,14 +242,21 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 
 // saveSnapshot stores the index, so that a restart can serve at once. A failure costs only
 // that, so it is logged.
+//
+// The other replicas are told, so that they install it (with the changes published since
+// replayed onto it) instead of loading from Domo themselves.
 func (b *Bridge) saveSnapshot(ctx context.Context) {
-	data, err := b.index.Export().MarshalBinary()
+	seq := b.followed.Load() // every change up to seq is in the index exported next
+	snap := b.index.Export()
+	data, err := snap.MarshalBinary()
 	if err == nil {
 		err = b.store.PutSnapshot(context.WithoutCancel(ctx), snapshotName, data)
 	}
 	if err != nil {
 		b.log.Warn().Err(err).Msg("index snapshot not saved")
+		return
 	}
+	b.announceLoad(snap.LoadedAt, seq)
 }
 
 // readAll reads what a load installs. Its three sources are read at once, because each waits
@@ -471,8 +487,15 @@ const (
 // Run refreshes the index every RefreshInterval until ctx ends, so changes made in Domo's UI
 // show up without a restart, and finishes changes left unfinished (by a request whose IdP
 // never retried, or by another replica) every minute. A refresh due while a load still runs
-// is skipped.
+// is skipped. Among replicas sharing the state only the leader does both (the others install
+// its refreshed index from the snapshot); a replica that dies passes the lead on at once. On a
+// shared state Run also applies the other replicas' changes to the index as they come.
 func (b *Bridge) Run(ctx context.Context) {
+	if b.store.Shared() {
+		var follower sync.WaitGroup
+		follower.Go(func() { b.follow(ctx, b.followed.Load()) })
+		defer follower.Wait()
+	}
 	pass := time.NewTicker(intentPass)
 	defer pass.Stop()
 	var refresh <-chan time.Time
@@ -486,12 +509,19 @@ func (b *Bridge) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-pass.C:
+			if !b.leads(ctx) {
+				continue
+			}
+			b.pruneChanges(ctx)
 			if _, left, err := b.FinishIntents(ctx, intentAge); err != nil && ctx.Err() == nil {
 				b.log.Warn().Err(err).Msg("unfinished changes not read")
 			} else if left > 0 {
 				b.log.Info().Int("left", left).Msg("changes still unfinished")
 			}
 		case <-refresh:
+			if !b.leads(ctx) {
+				continue
+			}
 			err := b.Load(ctx)
 			switch {
 			case errors.Is(err, errLoadRunning):

@@ -1,41 +1,21 @@
 package bridge
 
-import "sync"
+import "context"
 
-// keyedMutex serialises work per resource: two PATCHes of one user never interleave their
-// GET-merge-PUT, while different users proceed in parallel. Entries are reference-counted and
-// dropped when unused, so the map stays as small as the set of resources in flight.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*refLock
+// locker is what the bridge needs of the store to serialise work per resource: two PATCHes of
+// one user never interleave their GET-merge-PUT, on one replica or across replicas, while
+// different users proceed in parallel (store.Store.Lock).
+type locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
 
-type refLock struct {
-	sync.Mutex
-	refs int
+// keyedLocks are the locks of one kind of resource: a key names a resource within the kind.
+// Taking one can fail (the shared state unreachable: the error says 503) or give up with ctx.
+type keyedLocks struct {
+	kind  string
+	store locker
 }
 
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*refLock{}
-	}
-	l, ok := k.locks[key]
-	if !ok {
-		l = &refLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
+func (k keyedLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	return k.store.Lock(ctx, k.kind+":"+key)
 }

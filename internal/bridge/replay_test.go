@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,6 +132,7 @@ const (
 // envOptions adjusts a replay environment.
 type envOptions struct {
 	sim     domosim.Options
+	replica *sharedParts // one replica of several: the simulator and state they share
 	domo    func(*domo.Config)
 	bridge  func(*Config)
 	timeout time.Duration // the SCIM request timeout; default the handler's
@@ -140,13 +142,20 @@ type envOptions struct {
 // file, the bridge and scim.NewHandler, each on its own httptest server where HTTP is involved.
 func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	t.Helper()
-	sim := domosim.New(o.sim)
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
+	var sim *domosim.Sim
+	var simURL string
+	if o.replica != nil {
+		sim, simURL = o.replica.sim, o.replica.simURL
+	} else {
+		sim = domosim.New(o.sim)
+		simSrv := httptest.NewServer(sim)
+		t.Cleanup(simSrv.Close)
+		simURL = simSrv.URL
+	}
 	so := sim.Options()
 	sent := &atomic.Int64{}
 	dcfg := domo.Config{
-		BaseURL: simSrv.URL, ClientID: so.ClientID, ClientSecret: so.ClientSecret,
+		BaseURL: simURL, ClientID: so.ClientID, ClientSecret: so.ClientSecret,
 		RatePerMinute: 600000, MaxAttempts: 2, MaxWait: 2 * time.Second, Logger: zerolog.Nop(),
 		// One page at a time: speculative pages would reach the simulator after the listing
 		// that asked for them ended, and land in a later step's call counts.
@@ -164,7 +173,11 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	state := filepath.Join(t.TempDir(), "state.db")
+	if o.replica != nil {
+		state = o.replica.state
+	}
+	st, err := store.Open(context.Background(), state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +195,14 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(context.Background()); err != nil {
+	ctx, stop := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	t.Cleanup(func() { stop(); running.Wait(); b.Wait() }) // before the store closes
+	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if o.replica != nil {
+		running.Go(func() { b.Run(ctx) })
 	}
 	tokens, err := scim.NewTokens([]scim.Token{{Name: "idp", Secret: replayToken}, {Name: "ops", Secret: operatorToken, Role: scim.RoleOperator}})
 	if err != nil {

@@ -155,7 +155,11 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if err != nil {
 		return nil, upstream(err, kindUser, "")
 	}
-	unlock := sync.OnceFunc(b.userLocks.lock("email:" + strings.ToLower(upd.User.Email)))
+	locked, err := b.userLocks.lock(ctx, "email:"+strings.ToLower(upd.User.Email))
+	if err != nil {
+		return nil, err
+	}
+	unlock := sync.OnceFunc(locked)
 	defer unlock()
 	if in, ok, err := b.pendingIntent(ctx, emailKey(upd.User.Email)); err != nil {
 		return nil, err
@@ -223,7 +227,10 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 // answers as the create would have.
 func (b *Bridge) replaceCreated(ctx context.Context, id int64, attrs scim.Attributes) (scim.Attributes, error) {
 	sid := strconv.FormatInt(id, 10)
-	unlock := b.userLocks.lock(sid)
+	unlock, err := b.userLocks.lock(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	return b.updateUser(ctx, id, sid, func(scim.Attributes) (scim.Attributes, error) {
 		next := maps.Clone(attrs)
@@ -345,7 +352,10 @@ func (s *Users) Update(ctx context.Context, sid string, apply scim.ApplyFunc, _ 
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.userLocks.lock(sid)
+	unlock, err := b.userLocks.lock(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	return b.updateUser(ctx, id, sid, apply, stayVisible)
 }
@@ -488,7 +498,10 @@ var errNotHidden = errors.New("user is not hidden")
 // It answers as a create would, with the user's old id.
 func (b *Bridge) revive(ctx context.Context, id int64, attrs scim.Attributes) (scim.Attributes, error) {
 	sid := strconv.FormatInt(id, 10)
-	unlock := b.userLocks.lock(sid)
+	unlock, err := b.userLocks.lock(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	out, err := b.updateUser(ctx, id, sid, func(scim.Attributes) (scim.Attributes, error) { return attrs, nil }, reviveUser)
 	if err != nil {
@@ -570,7 +583,10 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	if err != nil {
 		return err
 	}
-	unlock := b.userLocks.lock(sid)
+	unlock, err := b.userLocks.lock(ctx, sid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if b.isProtected(id, "") {
 		return scim.NotFound(kindUser, sid)
