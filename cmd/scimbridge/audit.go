@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,8 +42,10 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return err
 	}
-	if _, err := os.Stat(o.state); err != nil {
-		return fmt.Errorf("audit: state file %s: %w", o.state, err)
+	if !store.IsPostgres(o.state) {
+		if _, err := os.Stat(o.state); err != nil {
+			return fmt.Errorf("audit: state file %s: %w", o.state, err)
+		}
 	}
 	st, err := store.Open(ctx, o.state)
 	if err != nil {
@@ -69,12 +72,9 @@ func parseAuditFlags(args []string, getenv func(string) string, now time.Time, s
 		fmt.Fprint(stderr, "Usage: scimbridge audit [flags]\n\nPrints the audit log of Domo writes, oldest first (the newest --limit events that match).\nTimes are RFC 3339 (2025-06-01T12:00:00Z), a date (2025-06-01, UTC) or an age (90m, 24h, 7d).\n\n")
 		fs.PrintDefaults()
 	}
-	def := getenv("SCIMBRIDGE_STATE")
-	if def == "" {
-		def = "scimbridge.db"
-	}
 	var since, until string
-	fs.StringVar(&o.state, "state", def, "state database file (env SCIMBRIDGE_STATE)")
+	// No default shown: SCIMBRIDGE_STATE may be a URL with a password, and -h prints defaults.
+	fs.StringVar(&o.state, "state", "", "the state: a SQLite file or a postgres:// URL (default $SCIMBRIDGE_STATE, else scimbridge.db)")
 	fs.StringVar(&since, "since", "", "only events at or after this time")
 	fs.StringVar(&until, "until", "", "only events before this time")
 	fs.StringVar(&o.user, "user", "", "only writes to this user (SCIM id = Domo user id), memberships included")
@@ -87,6 +87,9 @@ func parseAuditFlags(args []string, getenv func(string) string, now time.Time, s
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("audit: unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.state == "" {
+		o.state = cmp.Or(strings.TrimSpace(getenv("SCIMBRIDGE_STATE")), "scimbridge.db")
 	}
 	var errs []error
 	var err error

@@ -42,9 +42,9 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	st, err := store.Open(ctx, cfg.State)
 	if err != nil {
-		bad("state file %s: %v", cfg.State, err)
+		bad("state %s: %v", store.Describe(cfg.State), err)
 	} else {
-		ok("state file %s opens and is up to date", cfg.State)
+		ok("state %s opens and is up to date", st.Describe())
 		st.Close()
 	}
 

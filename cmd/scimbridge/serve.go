@@ -58,9 +58,10 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	}
 	st, err := store.Open(ctx, cfg.State)
 	if err != nil {
-		return fmt.Errorf("open state %s: %w", cfg.State, err)
+		return fmt.Errorf("open state %s: %w", store.Describe(cfg.State), err)
 	}
 	defer st.Close()
+	log.Info().Str("state", st.Describe()).Bool("shared", st.Shared()).Msg("state opened")
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -116,6 +117,12 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		return err
 	}, log.With().Str("component", "readiness").Logger())
 
+	// Replicas sharing the state take their share of the Domo budget before the first Domo
+	// request (the index load), and keep it current in the background.
+	replicas := &replicaCount{}
+	heartbeat(ctx, st, b.ReplicaID(), client, replicas, log)
+	stProbe := &stateProbe{st: st, log: log.With().Str("component", "readiness").Logger()}
+
 	var loaded atomic.Bool
 	handler := scim.NewHandler(scim.Config{
 		Users:          b.Users(),
@@ -124,7 +131,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Logger:         log.With().Str("component", "http").Logger(),
 		Metrics:        scim.NewMetrics(reg),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Ready:          readiness(b.Ready, loaded.Load, probe),
+		Ready:          withState(readiness(b.Ready, loaded.Load, probe), stProbe, st.Shared(), replicas),
 		Available:      loaded.Load,
 		Pauser:         b,
 		Admin:          b,
@@ -176,6 +183,8 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	defer cancel()
 	var bg sync.WaitGroup
 	bg.Go(func() { probe.run(runCtx) })
+	bg.Go(func() { stProbe.run(runCtx) })
+	bg.Go(func() { shareBudget(runCtx, st, b.ReplicaID(), client, replicas, log) })
 	bg.Go(func() { pruneAudit(runCtx, st, cfg.AuditRetention, time.Hour, log) })
 	bg.Go(func() {
 		for attempt := 1; ; attempt++ {

@@ -22,7 +22,8 @@ const unboundedWaitCap = 10 * time.Minute
 // pacer spaces every request sent to Domo evenly under the tenant's budget, and holds all of
 // them back together after Domo signals the budget is spent (429, or X-RateLimit-Remaining 0).
 type pacer struct {
-	lim *rate.Limiter
+	lim       *rate.Limiter
+	perMinute int
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -30,7 +31,22 @@ type pacer struct {
 }
 
 func newPacer(perMinute int) *pacer {
-	return &pacer{lim: rate.NewLimiter(rate.Limit(paceFactor*float64(perMinute)/60), 1)}
+	return &pacer{lim: rate.NewLimiter(rate.Limit(paceFactor*float64(perMinute)/60), 1), perMinute: perMinute}
+}
+
+// SetShare sets the share of the tenant's budget (Config.RatePerMinute) this client may use,
+// between 0 and 1; 1, the whole budget, until it is called. Several processes sending to one
+// tenant (replicas of the bridge) each take their share, so that together they stay under the
+// tenant's limit. Requests already waiting keep their turn; later ones are paced at the new
+// rate.
+func (c *Client) SetShare(share float64) {
+	share = min(max(share, 0.001), 1)
+	c.pacer.lim.SetLimit(rate.Limit(paceFactor * share * float64(c.pacer.perMinute) / 60))
+}
+
+// Share returns the share of the tenant's budget this client uses (see SetShare).
+func (c *Client) Share() float64 {
+	return float64(c.pacer.lim.Limit()) * 60 / (paceFactor * float64(c.pacer.perMinute))
 }
 
 // budget is the per-request account of time spent waiting, carried in the context so that the

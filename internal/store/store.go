@@ -135,6 +135,15 @@ func Open(ctx context.Context, state string) (Store, error) {
 	return OpenSQLite(ctx, state)
 }
 
+// Describe names a state for logs and messages, without the password a PostgreSQL URL may
+// hold.
+func Describe(state string) string {
+	if IsPostgres(state) {
+		return redactURL(normaliseScheme(strings.TrimSpace(state)))
+	}
+	return state
+}
+
 // IsPostgres reports whether state names a PostgreSQL database rather than a file.
 func IsPostgres(state string) bool {
 	s := strings.ToLower(strings.TrimSpace(state))
