@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -20,12 +19,6 @@ const (
 	breakerRetry   = 15 * time.Minute // what a client is told while the breaker is open
 	pauseRetry     = 5 * time.Minute
 )
-
-func isNotFound(err error) bool { return errors.Is(err, domo.ErrNotFound) }
-func isConflict(err error) bool { return errors.Is(err, domo.ErrConflict) }
-func asAPIError(err error, target **domo.APIError) bool {
-	return errors.As(err, target)
-}
 
 // breakerState counts recent deprovisions. When more than BreakerMax happen within
 // BreakerWindow the breaker opens: further deprovisions are refused with 503 until an operator

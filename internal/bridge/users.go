@@ -564,10 +564,6 @@ func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string) error {
 			b.index.DeleteUser(id)
 			_ = b.store.DeleteUserShadow(context.WithoutCancel(ctx), id)
 		}
-		var ae *domo.APIError
-		if asAPIError(err, &ae) && ae.Status == http.StatusBadRequest {
-			return &scim.Error{Status: http.StatusConflict, Detail: "Domo refused to delete the user (it may own DataSets or DataFlows; reassign them in Domo first): " + ae.Message, Err: err}
-		}
 		return upstream(err, kindUser, sid)
 	}
 	b.index.DeleteUser(id)

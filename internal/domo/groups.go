@@ -117,7 +117,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string) (Group, error) {
 			}
 			found, ok, ferr := c.findGroupByName(ctx, name)
 			if ferr != nil {
-				return Group{}, fmt.Errorf("create group: outcome unknown, and the lookup failed: %w", ferr)
+				return Group{}, fmt.Errorf("create group: %w, and the lookup failed: %w", unknown, ferr)
 			}
 			if ok && found.Name == name {
 				return found, nil

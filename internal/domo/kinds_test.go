@@ -77,7 +77,7 @@ func TestKindDecidedByTheAnswer(t *testing.T) {
 			func(ctx context.Context, c *domo.Client, _ *domosim.Sim) error {
 				_, err := c.CreateUser(ctx, newUser("new@example.com"), false)
 				return err
-			}, domo.KindUnavailable, domo.ErrUnavailable},
+			}, domo.KindUnknownOutcome, domo.ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -141,7 +141,7 @@ func (c *Client) CreateUser(ctx context.Context, u UserUpdate, sendInvite bool) 
 			}
 			found, ok, ferr := c.FindUserByEmail(ctx, email)
 			if ferr != nil {
-				return User{}, fmt.Errorf("create user: outcome unknown, and the lookup failed: %w", ferr)
+				return User{}, fmt.Errorf("create user: %w, and the lookup failed: %w", unknown, ferr)
 			}
 			if ok {
 				return c.reconcileCreate(found, began, apiErr)
