@@ -118,7 +118,7 @@ func (b *Bridge) getUser(ctx context.Context, id int64) (domo.User, error) {
 // readAfterWriteGrace.
 func (b *Bridge) recentlyWritten(ctx context.Context, id int64) bool {
 	sh, ok, err := b.store.UserShadow(ctx, id)
-	return err == nil && ok && b.now().Sub(sh.Updated) < readAfterWriteGrace
+	return err == nil && ok && !isTombstone(sh.Data) && b.now().Sub(sh.Updated) < readAfterWriteGrace
 }
 
 // Get reads a user fresh from Domo (one call) and merges its shadow.
@@ -561,15 +561,11 @@ func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string) error {
 	b.audit(ctx, kindUser, id, "DELETE /v1/users/"+sid, nil, err)
 	if err != nil {
 		if isNotFound(err) {
-			b.index.DeleteUser(id)
-			_ = b.store.DeleteUserShadow(context.WithoutCancel(ctx), id)
+			b.forgetUser(ctx, id)
 		}
 		return upstream(err, kindUser, sid)
 	}
-	b.index.DeleteUser(id)
-	if err := b.store.DeleteUserShadow(context.WithoutCancel(ctx), id); err != nil {
-		b.log.Error().Err(err).Int64("user", id).Msg("shadow not deleted")
-	}
+	b.forgetUser(ctx, id)
 	return nil
 }
 
