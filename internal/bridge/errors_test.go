@@ -176,6 +176,12 @@ func tableCases() []tableCase {
 		{name: "PATCH group rename, connection reset", kind: domo.KindUnavailable,
 			inject: apiFault(domosim.Fault{Method: "PUT", Route: "/v1/groups/{id}", Drop: true}),
 			method: "PATCH", path: "/Groups/${group}", body: renameGroup, status: 503, retry: true},
+		{name: "GET group, token endpoint drops the connection", kind: domo.KindUnavailable,
+			inject: func(e *replayEnv, _ *seeded) {
+				e.sim.ExpireTokens()
+				e.sim.InjectFault(domosim.Fault{Route: domosim.TokenRoute, Drop: true, Times: 1000})
+			},
+			method: "GET", path: "/Groups/${group}", status: 503, retry: true},
 		{name: "DELETE user, token endpoint 503", kind: domo.KindUnavailable,
 			inject: tokenFault(503, ""), method: "DELETE", path: "/Users/${user}", status: 503, retry: true},
 
