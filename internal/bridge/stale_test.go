@@ -203,6 +203,7 @@ func TestRestartWithDomoUnreachableTellsNoStaleTruth(t *testing.T) {
 	// tombstone, older than the snapshot now stored, is dropped.
 	dm.down.Store(false)
 	waitIndex(t, r.index, func(st index.Stats) bool { return !st.FromSnapshot })
+	r.b.Wait() // the load behind the snapshot ends after storing its snapshot and dropping tombstones
 	if got := one(`userName eq "deact@example.com"`); got["active"] != false {
 		t.Errorf("after the load the deactivated user shows active %v", got["active"])
 	}
