@@ -381,7 +381,7 @@ func indexedGroup(e *replayEnv, id int64) *index.Group {
 	return nil
 }
 
-func storedShadows(t testing.TB, st *store.Store) map[int64]string {
+func storedShadows(t testing.TB, st store.Store) map[int64]string {
 	t.Helper()
 	out := map[int64]string{}
 	for sh, err := range st.UserShadows(context.Background()) {

@@ -89,14 +89,10 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 }
 
 // forgetUser records that a user is gone: out of the index, and a tombstone in place of its
-// stored state. A failure to store the tombstone is logged: the user is gone either way, and
-// only a restart serving an older snapshot would show it until its first load.
-func (b *Bridge) forgetUser(ctx context.Context, id int64) {
+// stored state, so that a restart serving an older snapshot never lists it.
+func (b *Bridge) forgetUser(ctx context.Context, id int64) error {
 	b.index.DeleteUser(id)
-	err := b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, Data: tombstone, Updated: b.now().UTC()})
-	if err != nil {
-		b.log.Error().Err(err).Int64("user", id).Msg("tombstone of a deleted user not stored")
-	}
+	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, Data: tombstone, Updated: b.now().UTC()})
 }
 
 // Start gets ready to serve. With a stored snapshot of the index it serves that at once and
@@ -104,13 +100,35 @@ func (b *Bridge) forgetUser(ctx context.Context, id int64) {
 // which Domo user owns the API client, and protects it: from the state store when serving a
 // snapshot (that user is not in the snapshot, but a GET by id would reach Domo), else from a
 // token.
+//
+// Changes an earlier process left unfinished (its intents) are finished once the index is
+// loaded from Domo, in the background.
 func (b *Bridge) Start(ctx context.Context) error {
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
-		b.bg.Go(func() { b.loadBehind(ctx, l) })
+		b.bg.Go(func() {
+			if b.loadBehind(ctx, l) {
+				b.finishLeftovers(ctx)
+			}
+		})
 		return nil
 	}
-	return b.load(ctx, true)
+	if err := b.load(ctx, true); err != nil {
+		return err
+	}
+	b.bg.Go(func() { b.finishLeftovers(ctx) })
+	return nil
+}
+
+// finishLeftovers finishes what an earlier process left unfinished, right after a start.
+func (b *Bridge) finishLeftovers(ctx context.Context) {
+	done, left, err := b.FinishIntents(ctx, 0)
+	switch {
+	case err != nil:
+		b.log.Warn().Err(err).Msg("unfinished changes not read; the background pass retries")
+	case done+left > 0:
+		b.log.Info().Int("finished", done).Int("left", left).Msg("changes interrupted by the last stop finished")
+	}
 }
 
 // restoreSnapshot installs the stored snapshot, if there is a readable one.
@@ -268,8 +286,8 @@ func (b *Bridge) fresh() error {
 
 // loadBehind runs the load l began after a snapshot restore, and retries it until one succeeds
 // or ctx ends: without that, a bridge without a refresh interval would serve the snapshot for
-// ever.
-func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
+// ever. It reports whether a load succeeded.
+func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) bool {
 	for attempt := 1; ; attempt++ {
 		var err error
 		if l != nil {
@@ -279,13 +297,13 @@ func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
 		}
 		l = nil
 		if err == nil || ctx.Err() != nil || errors.Is(err, errLoadRunning) {
-			return
+			return err == nil
 		}
 		wait := min(time.Duration(attempt)*5*time.Second, time.Minute)
 		b.log.Error().Err(err).Dur("retry_in", wait).Msg("index load failed; serving the snapshot")
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(wait):
 		}
 	}
@@ -611,19 +629,38 @@ func (b *Bridge) groupEntry(g domo.Group, sh *mapping.GroupShadow, members []int
 	return index.Group{Group: mg, MemberIDs: members}
 }
 
+// intentPass is how often the background pass looks for unfinished changes, and intentAge how
+// old one must be before the pass takes it: younger ones belong to requests still running
+// (their own retry, or the request's lock, finishes them).
+const (
+	intentPass = time.Minute
+	intentAge  = 2 * time.Minute
+)
+
 // Run refreshes the index every RefreshInterval until ctx ends, so changes made in Domo's UI
-// show up without a restart. A refresh due while a load still runs is skipped.
+// show up without a restart, and finishes changes left unfinished (by a request whose IdP
+// never retried, or by another replica) every minute. A refresh due while a load still runs
+// is skipped.
 func (b *Bridge) Run(ctx context.Context) {
-	if b.cfg.RefreshInterval <= 0 {
-		return
+	pass := time.NewTicker(intentPass)
+	defer pass.Stop()
+	var refresh <-chan time.Time
+	if b.cfg.RefreshInterval > 0 {
+		t := time.NewTicker(b.cfg.RefreshInterval)
+		defer t.Stop()
+		refresh = t.C
 	}
-	t := time.NewTicker(b.cfg.RefreshInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-pass.C:
+			if _, left, err := b.FinishIntents(ctx, intentAge); err != nil && ctx.Err() == nil {
+				b.log.Warn().Err(err).Msg("unfinished changes not read")
+			} else if left > 0 {
+				b.log.Info().Int("left", left).Msg("changes still unfinished")
+			}
+		case <-refresh:
 			err := b.Load(ctx)
 			switch {
 			case errors.Is(err, errLoadRunning):

@@ -46,7 +46,7 @@ func restartOn(t *testing.T, e *replayEnv, dm http.Handler, clock *testClock, ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), e.store.Path()) // the same file, opened anew
+	st, err := store.Open(context.Background(), e.store.Describe()) // the same file, opened anew
 	if err != nil {
 		t.Fatal(err)
 	}
