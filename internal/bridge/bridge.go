@@ -46,8 +46,12 @@ type Config struct {
 	ProtectedUsers   []string      // Domo ids or emails the bridge never shows, changes or deletes
 	ShowDefaultGroup bool          // list Domo's Default group as a SCIM group
 	RefreshInterval  time.Duration // background index refresh; 0 disables
-	MemberWorkers    int           // concurrent membership calls in one group change, default 8
-	ReplicaID        string        // names this replica among those sharing a state; default host name + random
+	// SnapshotMaxAge is how old (since its data was read from Domo) a stored snapshot may be
+	// and still answer lists and filters after a restart, until the first load from Domo
+	// succeeds; past it they get 503 with Retry-After. 0 never serves a snapshot.
+	SnapshotMaxAge time.Duration
+	MemberWorkers  int    // concurrent membership calls in one group change, default 8
+	ReplicaID      string // names this replica among those sharing a state; default host name + random
 
 	Logger zerolog.Logger
 	Now    func() time.Time

@@ -398,6 +398,9 @@ func (e *crashEnv) name(v any) any {
 	if n, ok := e.names[id]; ok {
 		return n
 	}
+	if u, ok := e.sim.User(id); ok { // deleted since (a tombstone names it)
+		return u.Email
+	}
 	return fmt.Sprintf("unknown id %d", id)
 }
 

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -21,12 +20,6 @@ const (
 	breakerRetry   = 15 * time.Minute // what a client is told while the breaker is open
 	pauseRetry     = 5 * time.Minute
 )
-
-func isNotFound(err error) bool { return errors.Is(err, domo.ErrNotFound) }
-func isConflict(err error) bool { return errors.Is(err, domo.ErrConflict) }
-func asAPIError(err error, target **domo.APIError) bool {
-	return errors.As(err, target)
-}
 
 // The changes the deprovision breaker counts: every change that takes access away.
 const (

@@ -744,22 +744,21 @@ func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int
 	return res
 }
 
-// refused reports whether Domo answered a call with a 4xx other than 429: sending it again
-// changes nothing.
+// refused reports whether Domo refused a call for what it asked (the error table's 4xx
+// kinds): sending it again changes nothing. Credentials an operator fixes are not such.
 func refused(err error) bool {
-	var ae *domo.APIError
-	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests
-}
-
-// definite reports whether a failed call certainly did not take effect: Domo refused it (4xx),
-// or the budget ran out before it was sent.
-func definite(err error) bool {
-	var rl *domo.RateLimitError
-	if errors.As(err, &rl) {
+	switch domo.KindOf(err) {
+	case domo.KindNotFound, domo.KindConflict, domo.KindRejected, domo.KindRefused:
 		return true
 	}
-	var ae *domo.APIError
-	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500
+	return false
+}
+
+// definite reports whether a failed call certainly did not take effect: Domo refused it, the
+// credentials were refused (before or instead of the call), or the budget ran out before it
+// was sent.
+func definite(err error) bool {
+	return refused(err) || domo.KindOf(err) == domo.KindCredentials || domo.KindOf(err) == domo.KindRateLimited
 }
 
 // err tells the IdP how much of a membership change was applied and why the rest was not; nil

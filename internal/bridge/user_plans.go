@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,6 +155,15 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 		if d, found, err = b.createdUser(ctx, p); err != nil {
 			return domo.User{}, err
 		}
+		if found {
+			if rec, ok, err := b.loadUserRecord(ctx, d.ID); err == nil && ok && rec.Shadow.Modified.After(in.Updated) {
+				// A refresh showed the user to the IdP, which has written it since: the
+				// create's plan is older than what the user holds now, and must not undo it.
+				b.done(ctx, in)
+				b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+				return d, nil
+			}
+		}
 	}
 	if !found {
 		var err error
@@ -236,25 +244,20 @@ func (b *Bridge) createdUser(ctx context.Context, p *userPlan) (domo.User, bool,
 	return d, ok, nil
 }
 
-// runUserDelete deletes a Domo user and forgets its record. Domo refusing (a user who owns
-// DataSets) clears the intent: no retry can delete the user until an admin acts in Domo.
+// runUserDelete deletes a Domo user and leaves a tombstone in place of its record. Domo
+// refusing (a user who owns DataSets: the error table's 409) clears the intent: no retry can
+// delete the user until an admin acts in Domo.
 func (b *Bridge) runUserDelete(ctx context.Context, in store.Intent, id int64) error {
 	sid := strconv.FormatInt(id, 10)
 	err := b.domo.DeleteUser(ctx, id)
 	b.audit(ctx, kindUser, id, "DELETE /v1/users/"+sid, nil, err)
 	if err != nil && !isNotFound(err) {
-		var ae *domo.APIError
-		if asAPIError(err, &ae) && ae.Status == http.StatusBadRequest {
-			b.done(ctx, in)
-			return &scim.Error{Status: http.StatusConflict, Detail: "Domo refused to delete the user (it may own DataSets or DataFlows; reassign them in Domo first): " + ae.Message, Err: err}
-		}
 		if refusedOutright(err) {
 			b.done(ctx, in)
 		}
 		return upstream(err, kindUser, sid)
 	}
-	b.index.DeleteUser(id)
-	if err := b.store.DeleteUserShadow(context.WithoutCancel(ctx), id); err != nil {
+	if err := b.forgetUser(ctx, id); err != nil {
 		return scim.Unavailable(intentRetry, "the user was deleted in Domo, but the bridge's state database is unavailable; retry to finish", err)
 	}
 	b.done(ctx, in)
@@ -264,17 +267,14 @@ func (b *Bridge) runUserDelete(ctx context.Context, in store.Intent, id int64) e
 	return nil
 }
 
-// refusedOutright reports whether Domo refused a write with a 4xx that no retry can change:
-// not 404 (finishing reads it as done), 401/403 (the bridge's credentials, which an operator
-// fixes), 408 or 429 (passing).
+// refusedOutright reports whether Domo refused a write for what it asked, which no retry can
+// change (the error table's conflict, rejected and refused kinds): not a missing resource
+// (finishing reads it as done), not the bridge's credentials or a token endpoint's refusal
+// (an operator fixes those), not throttling or Domo failing (passing).
 func refusedOutright(err error) bool {
-	var ae *domo.APIError
-	if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 {
-		return false
+	switch domo.KindOf(err) {
+	case domo.KindConflict, domo.KindRejected, domo.KindRefused:
+		return true
 	}
-	switch ae.Status {
-	case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooManyRequests:
-		return false
-	}
-	return true
+	return false
 }

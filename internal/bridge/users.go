@@ -120,7 +120,7 @@ func (b *Bridge) getUser(ctx context.Context, id int64) (domo.User, error) {
 // readAfterWriteGrace.
 func (b *Bridge) recentlyWritten(ctx context.Context, id int64) bool {
 	sh, ok, err := b.store.UserShadow(ctx, id)
-	return err == nil && ok && b.now().Sub(sh.Updated) < readAfterWriteGrace
+	return err == nil && ok && !isTombstone(sh.Data) && b.now().Sub(sh.Updated) < readAfterWriteGrace
 }
 
 // Get reads a user fresh from Domo (one call) and merges its shadow.
