@@ -34,6 +34,9 @@ Usage:
                               (these four: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
   scimbridge healthcheck      probe the bridge on loopback (/healthz, --ready for /readyz); for container health checks
   scimbridge load [flags]     drive a bridge and a Domo simulator with IdP-shaped traffic, check consistency
+                              (--replicas N: N bridges over one PostgreSQL)
+  scimbridge migrate-state --to postgres://...
+                              move a SQLite state into an empty PostgreSQL database (several replicas)
   scimbridge version          print the version
 
 Run "scimbridge <command> -h" for a command's flags.
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
 	case "load":
 		return load(ctx, rest, getenv, stdout, stderr)
+	case "migrate-state":
+		return migrateState(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "scimbridge", version())
 		return nil
