@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -70,13 +72,27 @@ type sharedIndex struct {
 	b *Bridge
 }
 
-// PutUser indexes u and publishes it.
+// PutUser indexes u and publishes it, unless the index held it so already (a PATCH that
+// changed nothing, which IdPs send often).
 func (x sharedIndex) PutUser(u index.User) {
+	var before []byte
+	if x.b.store.Shared() {
+		if old, ok := x.Index.User(u.ID); ok {
+			before, _ = (&index.Snapshot{Users: []index.User{*old}}).MarshalBinary()
+		}
+	}
 	x.Index.PutUser(u)
 	x.b.publish(changeUserPut, strconv.FormatInt(u.ID, 10), func() ([]byte, error) {
-		return (&index.Snapshot{Users: []index.User{u}}).MarshalBinary()
+		data, err := (&index.Snapshot{Users: []index.User{u}}).MarshalBinary()
+		if err == nil && bytes.Equal(data, before) {
+			return nil, errUnchanged
+		}
+		return data, err
 	})
 }
+
+// errUnchanged tells publish that there is nothing to publish.
+var errUnchanged = errors.New("unchanged")
 
 // DeleteUser removes user id and publishes it.
 func (x sharedIndex) DeleteUser(id int64) {
@@ -122,7 +138,9 @@ func (b *Bridge) publish(kind, key string, data func() ([]byte, error)) {
 	if data != nil {
 		var err error
 		if c.Data, err = data(); err != nil {
-			b.log.Error().Err(err).Str("change", kind).Str("key", key).Msg("change not published: not encodable")
+			if !errors.Is(err, errUnchanged) {
+				b.log.Error().Err(err).Str("change", kind).Str("key", key).Msg("change not published: not encodable")
+			}
 			return
 		}
 	}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/pglocal/pgtest"
 )
 
 // callsOf runs fn and returns the Domo calls it made, by route (token requests left out).
@@ -133,10 +135,18 @@ func TestDomoCallsPerOperation(t *testing.T) {
 }
 
 // BenchmarkUserPatch measures a PATCH through the HTTP layer, the bridge and the Domo client
-// against the simulator on loopback, and reports Domo calls per PATCH.
+// against the simulator on loopback, and reports Domo calls per PATCH; on each state: a SQLite
+// file, and PostgreSQL, where the lock is an advisory lock and the index write is published
+// on the change feed as well.
 //
 //	go test -run '^$' -bench BenchmarkUserPatch -benchmem ./internal/bridge/
 func BenchmarkUserPatch(b *testing.B) {
+	for _, state := range []string{"sqlite", "postgres"} {
+		b.Run(state, func(b *testing.B) { benchmarkUserPatch(b, state) })
+	}
+}
+
+func benchmarkUserPatch(b *testing.B, state string) {
 	for _, c := range []struct {
 		name string
 		op   func(i int) string
@@ -147,7 +157,14 @@ func BenchmarkUserPatch(b *testing.B) {
 		{"no-op", func(int) string { return `{"Operations":[{"op":"replace","path":"title","value":"Same"}]}` }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			e := newReplayEnv(b, envOptions{sim: domosim.Options{Seed: 61}})
+			o := envOptions{sim: domosim.Options{Seed: 61}}
+			if state == "postgres" {
+				o.replica = &sharedParts{state: pgtest.URL(b), sim: domosim.New(o.sim)}
+				srv := httptest.NewServer(o.replica.sim)
+				b.Cleanup(srv.Close)
+				o.replica.simURL = srv.URL
+			}
+			e := newReplayEnv(b, o)
 			a := e.do("POST", "/Users", []byte(`{"userName":"bench@example.com","title":"Same"}`))
 			id := a.body["id"].(string)
 			e.settle()

@@ -421,3 +421,6 @@ func (s *Server) DropDatabase(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// LogPath is the server's log file.
+func (s *Server) LogPath() string { return s.logPath }

@@ -123,6 +123,37 @@ func benchAudit(b *testing.B, s Store) {
 	}
 }
 
+// BenchmarkLock takes and releases one resource's lock, as every write of the bridge does:
+// in-process for SQLite; for PostgreSQL an advisory lock on the handle's session (two round
+// trips: the lock, and the unlock with its announcement).
+func BenchmarkLock(b *testing.B) { forBackends(b, benchLock) }
+
+func benchLock(b *testing.B, s Store) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := s.Lock(ctx, "user:123")
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+}
+
+// BenchmarkPublish puts one index change on the feed (PostgreSQL; SQLite records nothing).
+func BenchmarkPublish(b *testing.B) { forBackends(b, benchPublish) }
+
+func benchPublish(b *testing.B, s Store) {
+	ctx := context.Background()
+	data := []byte(benchShadowJSON)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Publish(ctx, Change{Origin: "bench", Kind: "user.put", Key: "123", Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // forBackends runs a benchmark against a fresh store of every backend, so each figure comes
 // in a pair: SQLite and PostgreSQL.
 func forBackends(b *testing.B, fn func(b *testing.B, s Store)) {

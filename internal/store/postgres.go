@@ -35,6 +35,7 @@ type Postgres struct {
 	locks      keyedMutex      // the in-process half of Lock
 	session    pgSession       // holds the advisory locks
 	wake       wakers
+	origins    sync.Map // the origins this handle published changes as
 	stopListen context.CancelFunc
 	listenDone chan struct{}
 	closeOnce  sync.Once

@@ -193,7 +193,9 @@ func (s *Postgres) listen(ctx context.Context) {
 			}
 			switch n.Channel {
 			case pgChangeChannel:
-				s.wake.signal()
+				if _, own := s.origins.Load(n.Payload); !own {
+					s.wake.signal()
+				}
 			case pgUnlockChannel:
 				if k, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
 					s.wake.wake(k, false)
@@ -315,10 +317,13 @@ func (s *Postgres) Publish(ctx context.Context, c Change) (int64, error) {
 	if c.Data == nil {
 		c.Data = []byte{}
 	}
+	// The announcement names the origin, so that this handle's listener does not wake its
+	// own reader for a change it made.
+	s.origins.Store(c.Origin, true)
 	var seq int64
 	err := s.pool.QueryRow(ctx, `WITH l AS (SELECT pg_advisory_xact_lock($1)),
 ins AS (INSERT INTO changes (origin, kind, key, data) SELECT $2, $3, $4, $5 FROM l RETURNING seq)
-SELECT seq, pg_notify($6, '')::text FROM ins`, pgLockChanges, c.Origin, c.Kind, c.Key, c.Data, pgChangeChannel).Scan(&seq, nil)
+SELECT seq, pg_notify($6, $2)::text FROM ins`, pgLockChanges, c.Origin, c.Kind, c.Key, c.Data, pgChangeChannel).Scan(&seq, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: publish %s %s: %w", c.Kind, c.Key, pgFail(err))
 	}
