@@ -69,6 +69,7 @@ type Bridge struct {
 	bg sync.WaitGroup // background work begun by Start
 
 	followed atomic.Int64 // the newest change of the feed this replica has read
+	feed     sync.Mutex   // one reader of the feed at a time (replicas.go)
 
 	userLocks keyedLocks
 	pending   pendingSet // resources that may have an unfinished intent (intents.go)

@@ -353,6 +353,13 @@ func (b *Bridge) Load(ctx context.Context) error { return b.load(ctx, false) }
 // load is Load, first learning the owner of the API client when learn is set: a start does,
 // within the load, so that readiness shows it loading while Domo is slow to answer.
 func (b *Bridge) load(ctx context.Context, learn bool) error {
+	if b.store.Shared() {
+		// Every change the other replicas published so far goes in first: the load reads
+		// Domo after them, so none of them may be applied over it later.
+		if err := b.readFeed(ctx); err != nil {
+			return fmt.Errorf("read the change feed: %w", err)
+		}
+	}
 	l, ok := b.index.BeginLoad()
 	if !ok {
 		return errLoadRunning
@@ -661,7 +668,7 @@ const (
 func (b *Bridge) Run(ctx context.Context) {
 	if b.store.Shared() {
 		var follower sync.WaitGroup
-		follower.Go(func() { b.follow(ctx, b.followed.Load()) })
+		follower.Go(func() { b.follow(ctx) })
 		defer follower.Wait()
 	}
 	pass := time.NewTicker(intentPass)

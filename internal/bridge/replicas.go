@@ -34,6 +34,7 @@ const (
 	changeGroupPut    = "group.put"
 	changeGroupDelete = "group.delete"
 	changeMember      = "member" // key "group:user", data "1" (joined) or "0" (left)
+	changeHidden      = "user.hidden" // key the user id, data {"email":...,"hidden":...}
 	changeSwitches    = "switches"
 	changeIndexLoaded = "index.loaded"
 )
@@ -151,35 +152,43 @@ func (b *Bridge) publish(kind, key string, data func() ([]byte, error)) {
 	}
 }
 
-// follow applies the changes the other replicas publish after seq after, until ctx ends.
-func (b *Bridge) follow(ctx context.Context, after int64) {
+// follow applies the changes the other replicas publish, until ctx ends.
+func (b *Bridge) follow(ctx context.Context) {
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
 	for {
-		for {
-			cs, err := b.store.Changes(ctx, after, 500)
-			if err != nil {
-				if ctx.Err() == nil {
-					b.log.Warn().Err(err).Msg("change feed not readable; retrying")
-				}
-				break
-			}
-			for _, c := range cs {
-				if c.Origin != b.cfg.ReplicaID {
-					b.apply(ctx, b.index.Index, c)
-				}
-				after = c.Seq
-			}
-			b.followed.Store(after)
-			if len(cs) < 500 {
-				break
-			}
+		if err := b.readFeed(ctx); err != nil && ctx.Err() == nil {
+			b.log.Warn().Err(err).Msg("change feed not readable; retrying")
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.store.Changed():
 		case <-tick.C:
+		}
+	}
+}
+
+// readFeed applies the other replicas' changes published since the last one read. One reader
+// at a time, so that changes apply in their order.
+func (b *Bridge) readFeed(ctx context.Context) error {
+	b.feed.Lock()
+	defer b.feed.Unlock()
+	after := b.followed.Load()
+	for {
+		cs, err := b.store.Changes(ctx, after, 500)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Origin != b.cfg.ReplicaID {
+				b.apply(ctx, b.index.Index, c)
+			}
+			after = c.Seq
+		}
+		b.followed.Store(after)
+		if len(cs) < 500 {
+			return nil
 		}
 	}
 }
@@ -211,6 +220,13 @@ func (b *Bridge) apply(ctx context.Context, ix *index.Index, c store.Change) {
 		gid, _ := strconv.ParseInt(gs, 10, 64)
 		uid, _ := strconv.ParseInt(us, 10, 64)
 		ix.SetMembership(gid, uid, string(c.Data) == "1")
+	case changeHidden:
+		if ix == b.index.Index {
+			var h hiddenNote
+			if err := json.Unmarshal(c.Data, &h); err == nil {
+				b.setHidden(h.Email, id, h.Hidden)
+			}
+		}
 	case changeSwitches:
 		if ix == b.index.Index {
 			if err := b.refreshSwitches(ctx); err != nil {
@@ -224,6 +240,19 @@ func (b *Bridge) apply(ctx context.Context, ix *index.Index, c store.Change) {
 	default:
 		b.log.Warn().Str("change", c.Kind).Msg("change of an unknown kind on the feed (a newer replica?); skipped")
 	}
+}
+
+// hiddenNote tells the other replicas that a DELETE hid a user (or that it is back), so that
+// the IdP creating it again through any replica revives it.
+type hiddenNote struct {
+	Email  string `json:"email"`
+	Hidden bool   `json:"hidden"`
+}
+
+func (b *Bridge) publishHidden(email string, id int64, hidden bool) {
+	b.publish(changeHidden, strconv.FormatInt(id, 10), func() ([]byte, error) {
+		return json.Marshal(hiddenNote{Email: email, Hidden: hidden})
+	})
 }
 
 // loadedNote is what the leader announces after a refresh: the snapshot it stored (told by

@@ -46,7 +46,13 @@ func newReplicas(t *testing.T, n int, o envOptions) []*replayEnv {
 				o.bridge(c)
 			}
 		}
-		out = append(out, newReplayEnv(t, oi))
+		e := newReplayEnv(t, oi)
+		// A replica that finds the others' snapshot serves once its own load behind it ends.
+		eventually(t, 30*time.Second, e.b.ReplicaID()+" ready", func() bool {
+			ready, _ := e.b.Ready(context.Background())
+			return ready
+		})
+		out = append(out, e)
 	}
 	return out
 }
@@ -367,4 +373,32 @@ func (d *dieAfterWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errKilled
 	}
 	return d.base.RoundTrip(req)
+}
+
+// A user a DELETE hid through one replica (SCIMBRIDGE_ON_DELETE=deprovision) is revived under
+// its old id when the IdP creates it again through another, without a POST to Domo: the
+// replicas share what was hidden.
+func TestReplicasReviveAHiddenUser(t *testing.T) {
+	rs := newReplicas(t, 2, envOptions{sim: domosim.Options{Seed: 45}, bridge: func(c *Config) { c.OnDelete = DeleteDeprovision }})
+	a := rs[0].do("POST", "/Users", []byte(`{"userName":"back@example.com","title":"First","active":true}`))
+	if a.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", a.status, a.raw)
+	}
+	id := a.body["id"].(string)
+	if d := rs[0].do("DELETE", "/Users/"+id, nil); d.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", d.status, d.raw)
+	}
+	eventually(t, time.Second, "the hidden user gone on r1", func() bool {
+		return filterCount(t, rs[1], "Users", `userName eq "back@example.com"`) == 0
+	})
+	rs[1].settle()
+	before := rs[1].sim.Stats().ByRoute["POST /v1/users"]
+	again := rs[1].do("POST", "/Users", []byte(`{"userName":"back@example.com","title":"Again","active":true}`))
+	if again.status != http.StatusCreated || again.body["id"] != id || again.body["title"] != "Again" {
+		t.Fatalf("create again through r1: %d %s, want 201 with id %s", again.status, again.raw, id)
+	}
+	rs[1].settle()
+	if n := rs[1].sim.Stats().ByRoute["POST /v1/users"] - before; n != 0 {
+		t.Errorf("%d POSTs to Domo for a user another replica had hidden", n)
+	}
 }

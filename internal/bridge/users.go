@@ -524,8 +524,14 @@ func (b *Bridge) hiddenByEmail(email string) (int64, bool) {
 	return id, ok
 }
 
-// noteHidden keeps hiddenEmail up to date for one user; an empty email forgets the id.
+// noteHidden keeps hiddenEmail up to date for one user, here and on the other replicas; an
+// empty email forgets the id.
 func (b *Bridge) noteHidden(email string, id int64, hidden bool) {
+	b.setHidden(email, id, hidden)
+	b.publishHidden(email, id, hidden)
+}
+
+func (b *Bridge) setHidden(email string, id int64, hidden bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if email == "" {
