@@ -33,7 +33,7 @@ const (
 	changeUserDelete  = "user.delete"
 	changeGroupPut    = "group.put"
 	changeGroupDelete = "group.delete"
-	changeMember      = "member" // key "group:user", data "1" (joined) or "0" (left)
+	changeMember      = "member"      // key "group:user", data "1" (joined) or "0" (left)
 	changeHidden      = "user.hidden" // key the user id, data {"email":...,"hidden":...}
 	changeSwitches    = "switches"
 	changeIndexLoaded = "index.loaded"
