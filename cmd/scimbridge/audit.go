@@ -142,7 +142,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // auditEvents returns the newest o.limit matching events, newest first. A user's membership
 // changes are recorded against the group (the Domo call names the user), and the store filters
 // by resource only, so a user or token filter scans the time range page by page.
-func auditEvents(ctx context.Context, st *store.Store, o auditOptions) ([]store.AuditEvent, error) {
+func auditEvents(ctx context.Context, st store.Store, o auditOptions) ([]store.AuditEvent, error) {
 	f := store.AuditFilter{Since: o.since, Until: o.until, Limit: o.limit}
 	if o.group != "" {
 		f.Resource, f.ResourceID = "Group", o.group

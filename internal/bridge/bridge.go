@@ -33,7 +33,7 @@ const (
 // Config wires the bridge.
 type Config struct {
 	Domo    *domo.Client
-	Store   *store.Store
+	Store   store.Store
 	Index   *index.Index
 	Mapping mapping.Options // BaseURL is taken from each request
 
@@ -56,7 +56,7 @@ type Config struct {
 type Bridge struct {
 	cfg   Config
 	domo  *domo.Client
-	store *store.Store
+	store store.Store
 	index *index.Index
 	log   zerolog.Logger
 	now   func() time.Time
