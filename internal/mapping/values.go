@@ -72,10 +72,19 @@ func (u *User) Values(key, sub string) []any {
 	case "meta":
 		return metaValues(valsUserType, u.Created, u.LastModified, u.Version, sub)
 	case "schemas":
+		if u.Domo != (DomoExt{}) || len(u.CustomAttributes) > 0 {
+			return u.schemaURNs()
+		}
 		if u.Enterprise != (Enterprise{}) {
 			return valsUserEntSchemas
 		}
 		return valsUserSchemas
+	case domoHireDate:
+		return one(u.Domo.HireDate)
+	case domoEmployeeLocation:
+		return one(u.Domo.EmployeeLocation)
+	case customAttributesKey:
+		return customValues(u.CustomAttributes, sub)
 	case entEmployeeNumber:
 		return one(u.Enterprise.EmployeeNumber)
 	case entCostCenter:
@@ -131,7 +140,7 @@ var (
 func complexUserAttr(key string) bool {
 	switch key {
 	case "name", "emails", "phonenumbers", "ims", "photos", "entitlements", "roles",
-		"x509certificates", "addresses", "groups", "meta", entManager:
+		"x509certificates", "addresses", "groups", "meta", entManager, customAttributesKey:
 		return true
 	}
 	return false

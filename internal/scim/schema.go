@@ -37,7 +37,7 @@ var (
 		Name:       "User",
 		Endpoint:   "/Users",
 		Schema:     schema.CoreUserSchema(),
-		Extensions: []schema.Schema{schema.ExtensionEnterpriseUser()},
+		Extensions: []schema.Schema{schema.ExtensionEnterpriseUser(), DomoUserExtension(), CustomUserExtension()},
 	}
 	GroupType = &ResourceType{
 		Name:     "Group",
