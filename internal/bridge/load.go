@@ -80,6 +80,7 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 // snapshot (that user is not in the snapshot, but a GET by id would reach Domo), else from a
 // token.
 func (b *Bridge) Start(ctx context.Context) error {
+	b.probeInstance(ctx)
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() { b.loadBehind(ctx, l) })
@@ -371,6 +372,7 @@ func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
 		}
 		groups = append(groups, g)
 	}
+	b.noteDefaultGroup(ctx, groups)
 	members, err := b.readMembers(ctx, groups)
 	if err != nil {
 		return nil, err
@@ -395,7 +397,7 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 	for range min(b.cfg.MemberWorkers, len(groups)) {
 		wg.Go(func() {
 			for i := range work {
-				ids, err := b.domo.MembersOf(ctx, groups[i])
+				ids, err := b.membersOf(ctx, groups[i])
 				if err != nil {
 					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
 					continue
@@ -425,6 +427,9 @@ feed:
 
 // entry builds the index entry of a Domo user.
 func (b *Bridge) entry(d domo.User, rec *userRecord, opt mapping.Options) index.User {
+	if r := b.roleCatalogue(); r != nil {
+		opt.Roles = r
+	}
 	var sh *mapping.UserShadow
 	if rec != nil {
 		sh = &rec.Shadow
@@ -489,7 +494,11 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return st.Loaded, map[string]any{"index": idx}
+	details := map[string]any{"index": idx}
+	if b.cfg.Instance != nil {
+		details["domoInstance"] = b.instanceReady()
+	}
+	return st.Loaded, details
 }
 
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.

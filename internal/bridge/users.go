@@ -158,6 +158,10 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if _, taken := b.index.UserByDomoEmail(upd.User.Email); taken || b.isProtected(0, upd.User.Email) {
 		return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 	}
+	plan, err := b.planAttributes(ctx, u, nil)
+	if err != nil {
+		return nil, err
+	}
 	if id, ok := b.hiddenByEmail(upd.User.Email); ok {
 		out, err := b.revive(ctx, id, attrs)
 		if !errors.Is(err, errNotHidden) {
@@ -197,7 +201,7 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	if d.Locale == "" {
 		d.Locale = upd.User.Locale
 	}
-	d, roleErr := b.settleRole(ctx, d, upd)
+	d, roleErr := b.settleCreated(ctx, d, upd, plan, rec)
 	rec.Shadow.Rebase(d)
 	// When the role did not take, the user exists with another role than the IdP asked for:
 	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
@@ -400,6 +404,14 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 		return nil, err
 	}
 
+	plan, err := b.planAttributes(ctx, next, &rec.Shadow)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.deliverBeforeWrite(ctx, id, plan, newRec); err != nil {
+		return nil, err
+	}
+
 	if b.refusesUndocumented() {
 		stripUndocumented(&upd) // the shadow keeps them; a change of them alone is no PUT
 	}
@@ -409,6 +421,7 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 			return nil, err
 		}
 	}
+	resp = b.settleUpdatedRole(ctx, resp, upd.User, newRec)
 	newRec.Shadow.Rebase(resp)
 	distrustRole(&newRec.Shadow, resp, upd.User)
 	moveErr := b.moveGroups(ctx, id, moves, newRec)

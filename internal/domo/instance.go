@@ -321,6 +321,28 @@ func (in *Instance) Probe(ctx context.Context, hints ProbeHints) []CapabilitySta
 	return in.Capabilities()
 }
 
+// ProbeCapability checks one capability, as Probe does, and records the result.
+func (in *Instance) ProbeCapability(ctx context.Context, cp Capability, hints ProbeHints) CapabilityState {
+	in.mu.Lock()
+	if hints.UserID > 0 {
+		in.hints.UserID = hints.UserID
+	}
+	if hints.GroupID > 0 {
+		in.hints.GroupID = hints.GroupID
+	}
+	in.mu.Unlock()
+	st := in.probe(ctx, cp)
+	in.set(st)
+	return st
+}
+
+// Hints returns the user and group the probes read.
+func (in *Instance) Hints() ProbeHints {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.hints
+}
+
 // probe checks one capability without recording the result.
 func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 	in.mu.Lock()

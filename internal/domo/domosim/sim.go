@@ -121,6 +121,7 @@ func New(opts Options) *Sim {
 	s.defaultGID = s.insertGroupLocked("Default", true, 0, now)
 	owner := SimUser{Name: "Sim Admin", Email: opts.OwnerEmail, Role: "Admin", RoleID: 1, Title: "Domo Administrator"}
 	s.ownerID = s.insertUserLocked(owner, now)
+	s.users[s.ownerID].visibleAt = time.Time{} // seeded state is old: visible at once
 	s.groups[s.defaultGID].CreatorID = s.ownerID
 	s.mu.Unlock()
 	return s
