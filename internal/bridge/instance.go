@@ -29,6 +29,7 @@ const (
 	// does not or a delivery is pending.
 	instanceProbeEvery = 10 * time.Minute
 	instanceRetryEvery = 30 * time.Second
+	instanceKickDelay  = 2 * time.Second // after a failure, before looking again
 )
 
 // instanceState is the bridge's side of the instance APIs.
@@ -157,6 +158,9 @@ func (b *Bridge) RunInstance(ctx context.Context) {
 		return
 	}
 	b.seedPending(ctx)
+	if b.inst.pendingCount() > 0 {
+		b.instancePass(ctx) // what the last process left pending
+	}
 	t := time.NewTimer(instanceRetryEvery)
 	defer t.Stop()
 	for {
@@ -169,7 +173,7 @@ func (b *Bridge) RunInstance(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(instanceRetryEvery / 6):
+			case <-time.After(instanceKickDelay):
 			}
 		}
 		b.instancePass(ctx)
