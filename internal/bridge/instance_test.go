@@ -160,7 +160,9 @@ func TestBulkPushTokenRevokedMidway(t *testing.T) {
 	sim := domosim.New(domosim.Options{Seed: 12})
 	users := sim.SeedUsers(230)
 	rt := &revokeAfter{sim: sim, n: 1, base: http.DefaultTransport,
-		match: func(r *http.Request) bool { return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/user") }}
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/user")
+		}}
 	tb := newGroupBridge(t, sim, withInstance(t, sim, func(c *domo.InstanceConfig) { c.HTTPClient = &http.Client{Transport: rt} }))
 	front := newSCIMFront(t, tb)
 	gid := sim.AddGroup("Revoked")
