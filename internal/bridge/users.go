@@ -144,6 +144,9 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
+	if err == nil {
+		u.CustomAttributes, err = mapping.ResolveCustom(u.CustomAttributes, nil)
+	}
 	if err != nil {
 		return nil, upstream(err, kindUser, "")
 	}
@@ -362,6 +365,10 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 		return nil, err
 	}
 	next, err := mapping.UserFromAttributes(nextAttrs)
+	if err == nil {
+		// A key the IdP wrote in the other form than the one shown: the change wins.
+		next.CustomAttributes, err = mapping.ResolveCustom(next.CustomAttributes, rec.Shadow.CustomAttributes)
+	}
 	if err != nil {
 		return nil, upstream(err, kindUser, sid)
 	}

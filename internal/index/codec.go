@@ -58,7 +58,7 @@ const (
 	tagLastModified
 	tagHireDate         // Domo SCIM's domo extension; a string, encoded with the strings
 	tagEmployeeLocation // likewise
-	tagCustomAttributes // a count, then each attribute's key and its values (a count and strings)
+	tagCustomAttributes // a count, then each attribute's key and its values (count<<1 | flat, then strings)
 )
 
 func (t tag) isString() bool {
@@ -253,7 +253,11 @@ func (e *encoder) custom(list []mapping.CustomAttribute) {
 	e.uvarint(uint64(len(list)))
 	for _, a := range list {
 		e.s(a.Key)
-		e.uvarint(uint64(len(a.Values)))
+		flat := uint64(0)
+		if a.Flat {
+			flat = 1
+		}
+		e.uvarint(uint64(len(a.Values))<<1 | flat)
 		for _, v := range a.Values {
 			e.s(v)
 		}
@@ -416,7 +420,13 @@ func (d *decoder) custom(keep bool) []mapping.CustomAttribute {
 	}
 	for range n {
 		a := mapping.CustomAttribute{Key: d.str()}
-		m := d.count()
+		h := d.uvarint()
+		a.Flat = h&1 == 1
+		m := h >> 1
+		if m > uint64(len(d.data)-d.pos) {
+			d.fail()
+			return nil
+		}
 		for range m {
 			if v := d.str(); keep {
 				a.Values = append(a.Values, v)

@@ -44,6 +44,7 @@ func fullUser(id int64) mapping.User {
 		CustomAttributes: []mapping.CustomAttribute{
 			{Key: "costCenter", Values: []string{"CC1"}}, // a back-reference to costCenter's value
 			{Key: "region", Values: []string{"EMEA", "UK"}},
+			{Key: "badge", Values: []string{"B-7"}, Flat: true},
 		},
 		Created:      created,
 		LastModified: created.Add(90 * time.Minute),

@@ -22,7 +22,8 @@ const (
 	domoPrefix           = "urn:ietf:params:scim:schemas:extension:domo:2.0:user:"
 	domoHireDate         = domoPrefix + "hiredate"
 	domoEmployeeLocation = domoPrefix + "employeelocation"
-	customAttributesKey  = "urn:ietf:params:scim:schemas:extension:custom:2.0:user:customattributes"
+	customPrefix         = "urn:ietf:params:scim:schemas:extension:custom:2.0:user:"
+	customAttributesKey  = customPrefix + "customattributes"
 )
 
 // schemaURNs lists the schemas a user resource carries: core, then each extension it has a
@@ -55,15 +56,23 @@ func (u *User) customAttr() map[string]any {
 	if len(u.CustomAttributes) == 0 {
 		return nil
 	}
-	list := make([]any, len(u.CustomAttributes))
-	for i, a := range u.CustomAttributes {
+	m := map[string]any{}
+	var list []any
+	for _, a := range u.CustomAttributes {
+		if a.Flat && len(a.Values) == 1 {
+			m[a.Key] = a.Values[0]
+			continue
+		}
 		vals := make([]any, len(a.Values))
 		for j, v := range a.Values {
 			vals[j] = v
 		}
-		list[i] = map[string]any{"key": a.Key, "values": vals}
+		list = append(list, map[string]any{"key": a.Key, "values": vals})
 	}
-	return map[string]any{"customAttributes": list}
+	if len(list) > 0 {
+		m["customAttributes"] = list
+	}
+	return m
 }
 
 // extensionObject reads an extension's object, merged with the URN-qualified top-level keys
@@ -114,15 +123,23 @@ const (
 
 // customFromAttributes reads customAttributes: a list of {key, values}. values may be a list
 // or one value; numbers and booleans are taken as their text. A key is required, and may
-// appear once.
+// appear once. Any other member of the extension is a key of its own with one value (the
+// form Okta and Entra write a custom attribute in).
 func customFromAttributes(attrs map[string]any) ([]CustomAttribute, error) {
 	ext, err := extensionObject(attrs, URNCustomUser)
 	if err != nil || ext == nil {
 		return nil, err
 	}
-	list, err := getList(ext, "customAttributes", "customAttributes")
-	if err != nil || len(list) == 0 {
+	flat, err := flatCustom(ext)
+	if err != nil {
 		return nil, err
+	}
+	list, err := getList(ext, "customAttributes", "customAttributes")
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return flat, nil
 	}
 	if len(list) > maxCustomAttributes {
 		return nil, valueErr("customAttributes", "more than "+strconv.Itoa(maxCustomAttributes)+" attributes")
@@ -165,12 +182,85 @@ func customFromAttributes(attrs map[string]any) ([]CustomAttribute, error) {
 		}
 		out = append(out, a)
 	}
+	// A key may come both ways: a PATCH of one form applied to a view holding the other.
+	// ResolveCustom decides which is the IdP's.
+	return append(out, flat...), nil
+}
+
+// ResolveCustom settles keys a user carries both as an element of customAttributes and as a
+// key of their own, which happens when an IdP writes one form of a key the bridge showed in
+// the other: the form whose values differ from what the IdP wrote before (prev) is the new
+// one. Equal values keep the element. A key both forms change, or that a create gives twice
+// with different values, is a ValueError.
+func ResolveCustom(list, prev []CustomAttribute) ([]CustomAttribute, error) {
+	before := customMap(prev)
+	out := make([]CustomAttribute, 0, len(list))
+	for i, a := range list {
+		j := slices.IndexFunc(list, func(b CustomAttribute) bool { return b.Key == a.Key && b.Flat != a.Flat })
+		if j < 0 {
+			out = append(out, a)
+			continue
+		}
+		if j < i {
+			continue // decided with its twin
+		}
+		elem, flat := a, list[j]
+		if elem.Flat {
+			elem, flat = flat, elem
+		}
+		switch {
+		case slices.Equal(elem.Values, flat.Values), !slices.Equal(elem.Values, before[a.Key]) && slices.Equal(flat.Values, before[a.Key]):
+			out = append(out, elem)
+		case slices.Equal(elem.Values, before[a.Key]):
+			out = append(out, flat)
+		default:
+			return nil, valueErr("customAttributes.key", "key "+strconv.Quote(a.Key)+" is given twice, with different values")
+		}
+	}
 	return out, nil
 }
 
-// customEqual compares two attribute lists as sets of keys with their values in order.
+// flatCustom reads the keys written directly under the custom extension, in key order.
+func flatCustom(ext map[string]any) ([]CustomAttribute, error) {
+	var out []CustomAttribute
+	for _, k := range slices.Sorted(maps.Keys(ext)) {
+		if strings.EqualFold(k, "customAttributes") {
+			continue
+		}
+		v := ext[k]
+		if v == nil {
+			continue
+		}
+		s, err := toString(v, k)
+		if err != nil {
+			return nil, err
+		}
+		a := CustomAttribute{Key: k, Flat: true}
+		if s != "" {
+			a.Values = []string{s}
+		}
+		out = append(out, a)
+	}
+	if len(out) > maxCustomAttributes {
+		return nil, valueErr("customAttributes", "more than "+strconv.Itoa(maxCustomAttributes)+" attributes")
+	}
+	return out, nil
+}
+
+// customEqual compares two attribute lists as sets of keys with their values in order, and
+// the form each was written in.
 func customEqual(a, b []CustomAttribute) bool {
-	return maps.EqualFunc(customMap(a), customMap(b), slices.Equal[[]string])
+	return maps.EqualFunc(customMap(a), customMap(b), slices.Equal[[]string]) && maps.Equal(flatKeys(a), flatKeys(b))
+}
+
+func flatKeys(list []CustomAttribute) map[string]bool {
+	m := map[string]bool{}
+	for _, a := range list {
+		if a.Flat && len(a.Values) > 0 {
+			m[a.Key] = true
+		}
+	}
+	return m
 }
 
 // customMap indexes attributes by key; an attribute without values is absent.
@@ -189,7 +279,7 @@ func cloneCustom(list []CustomAttribute) []CustomAttribute {
 	var out []CustomAttribute
 	for _, a := range list {
 		if len(a.Values) > 0 {
-			out = append(out, CustomAttribute{Key: a.Key, Values: slices.Clone(a.Values)})
+			out = append(out, CustomAttribute{Key: a.Key, Values: slices.Clone(a.Values), Flat: a.Flat})
 		}
 	}
 	return out
@@ -198,6 +288,9 @@ func cloneCustom(list []CustomAttribute) []CustomAttribute {
 func customValues(list []CustomAttribute, sub string) []any {
 	var out []any
 	for _, a := range list {
+		if a.Flat {
+			continue // read through its own key
+		}
 		switch sub {
 		case "":
 			vals := make([]any, len(a.Values))

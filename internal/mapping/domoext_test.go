@@ -32,6 +32,13 @@ func TestDomoExtensionsFromAttributes(t *testing.T) {
 		{name: "no values", attrs: map[string]any{
 			URNCustomUser: map[string]any{"customAttributes": []any{map[string]any{"key": "region"}}},
 		}, custom: []CustomAttribute{{Key: "region"}}},
+		{name: "keys of their own, as Okta and Entra write them", attrs: map[string]any{
+			URNCustomUser: map[string]any{"region": "EMEA", "level": 3.0, "gone": nil,
+				"customAttributes": []any{map[string]any{"key": "costCenter", "values": []any{"CC-1"}}}},
+		}, custom: []CustomAttribute{{Key: "costCenter", Values: []string{"CC-1"}}, {Key: "level", Values: []string{"3"}, Flat: true}, {Key: "region", Values: []string{"EMEA"}, Flat: true}}},
+		{name: "a key both ways is kept for ResolveCustom", attrs: map[string]any{
+			URNCustomUser: map[string]any{"region": "EMEA", "customAttributes": []any{map[string]any{"key": "region", "values": "x"}}},
+		}, custom: []CustomAttribute{{Key: "region", Values: []string{"x"}}, {Key: "region", Values: []string{"EMEA"}, Flat: true}}},
 		{name: "duplicate key", attrs: map[string]any{
 			URNCustomUser: map[string]any{"customAttributes": []any{map[string]any{"key": "a", "values": "1"}, map[string]any{"key": "a", "values": "2"}}},
 		}, err: `key "a" appears twice`},
@@ -85,6 +92,17 @@ func TestDomoExtensionsRoundTrip(t *testing.T) {
 	}
 	if v := u.Values(domoHireDate, ""); !reflect.DeepEqual(v, []any{"2021-04-01"}) {
 		t.Fatalf("hireDate values %v", v)
+	}
+	flat := User{ID: 9, UserName: "c@example.com", CustomAttributes: []CustomAttribute{{Key: "region", Values: []string{"EMEA"}, Flat: true}}}
+	fa := flat.Attributes(Options{})
+	if ext, _ := fa[URNCustomUser].(map[string]any); ext["region"] != "EMEA" || ext["customAttributes"] != nil {
+		t.Fatalf("a flat key reads back %v", fa[URNCustomUser])
+	}
+	if v := flat.Values(customPrefix+"region", ""); !reflect.DeepEqual(v, []any{"EMEA"}) {
+		t.Fatalf("filter values of a flat key: %v", v)
+	}
+	if back, err := UserFromAttributes(fa); err != nil || !reflect.DeepEqual(back.CustomAttributes, flat.CustomAttributes) {
+		t.Fatalf("flat round trip: %+v %v", back.CustomAttributes, err)
 	}
 	plain := User{ID: 8, UserName: "b@example.com"}
 	if plain.Version() == (&User{ID: 8, UserName: "b@example.com", CustomAttributes: []CustomAttribute{{Key: "k", Values: []string{"v"}}}}).Version() {
@@ -171,5 +189,29 @@ func TestAttributeChanges(t *testing.T) {
 	}
 	if len(AttributeChanges(want, want)) != 0 || len(AttributeChanges(nil, nil)) != 0 {
 		t.Fatal("no change reported as one")
+	}
+}
+
+func TestResolveCustom(t *testing.T) {
+	elem := func(k, v string) CustomAttribute { return CustomAttribute{Key: k, Values: []string{v}} }
+	flat := func(k, v string) CustomAttribute { return CustomAttribute{Key: k, Values: []string{v}, Flat: true} }
+	tests := []struct {
+		name       string
+		list, prev []CustomAttribute
+		want       []CustomAttribute
+		err        bool
+	}{
+		{"no twins", []CustomAttribute{elem("a", "1"), flat("b", "2")}, nil, []CustomAttribute{elem("a", "1"), flat("b", "2")}, false},
+		{"the flat key is new", []CustomAttribute{elem("a", "old"), flat("a", "new")}, []CustomAttribute{elem("a", "old")}, []CustomAttribute{flat("a", "new")}, false},
+		{"the element is new", []CustomAttribute{elem("a", "new"), flat("a", "old")}, []CustomAttribute{flat("a", "old")}, []CustomAttribute{elem("a", "new")}, false},
+		{"the same both ways", []CustomAttribute{elem("a", "x"), flat("a", "x")}, nil, []CustomAttribute{elem("a", "x")}, false},
+		{"both changed", []CustomAttribute{elem("a", "1"), flat("a", "2")}, []CustomAttribute{elem("a", "0")}, nil, true},
+		{"a create with both", []CustomAttribute{flat("a", "2"), elem("a", "1")}, nil, nil, true},
+	}
+	for _, tc := range tests {
+		got, err := ResolveCustom(tc.list, tc.prev)
+		if (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("%s: got %+v, %v", tc.name, got, err)
+		}
 	}
 }

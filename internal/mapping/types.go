@@ -101,6 +101,10 @@ type DomoExt struct {
 type CustomAttribute struct {
 	Key    string   `json:"key"`
 	Values []string `json:"values"`
+	// Flat marks an attribute the IdP wrote as its own key under the extension
+	// ("urn:…:custom:2.0:User": {"costCenter": "CC-7"}), which reads back so, with its one
+	// value, rather than as an element of customAttributes.
+	Flat bool `json:"flat,omitempty"`
 }
 
 // Group is the SCIM view of one Domo group.

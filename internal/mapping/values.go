@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -110,6 +111,13 @@ func (u *User) Values(key, sub string) []any {
 			return one(m.Value)
 		case "displayname":
 			return one(m.DisplayName)
+		}
+	}
+	if k, ok := strings.CutPrefix(key, customPrefix); ok && sub == "" {
+		for _, a := range u.CustomAttributes {
+			if a.Flat && strings.EqualFold(a.Key, k) && len(a.Values) == 1 {
+				return []any{a.Values[0]}
+			}
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"strings"
+
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 )
@@ -34,7 +36,8 @@ func DomoUserExtension() schema.Schema {
 }
 
 // CustomUserExtension is Domo's custom attribute extension: customAttributes, each a Domo user
-// attribute by its key (case-sensitive, as created in Domo) with its values.
+// attribute by its key (case-sensitive, as created in Domo) with its values. Any other name
+// under the extension is taken as a key with one value (flatCustomAttribute).
 func CustomUserExtension() schema.Schema {
 	return schema.Schema{
 		ID:          URNCustomUser,
@@ -62,4 +65,19 @@ func CustomUserExtension() schema.Schema {
 			}),
 		},
 	}
+}
+
+// flatCustomAttribute is a Domo attribute key written directly under the custom extension,
+// as Okta (an app attribute with that external namespace and the key as external name) and
+// Entra (a target attribute "urn:ietf:params:scim:schemas:extension:custom:2.0:User:<key>")
+// send it: a single string, the key exactly as written.
+func flatCustomAttribute(name string) (schema.CoreAttribute, bool) {
+	if name == "" || len(name) > 128 || strings.ContainsAny(name, ".[]:\"\\ \t\r\n") {
+		return schema.CoreAttribute{}, false
+	}
+	return schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+		Name:        name,
+		CaseExact:   true,
+		Description: optional.NewString("A Domo user attribute, by its key."),
+	})), true
 }

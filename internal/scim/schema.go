@@ -132,6 +132,9 @@ func (rt *ResourceType) Resolve(path, sub string) (AttrPath, error) {
 		}
 	}
 	a, ok := attrs.ContainsAttribute(name)
+	if !ok && urn == URNCustomUser {
+		a, ok = flatCustomAttribute(name)
+	}
 	if !ok {
 		return AttrPath{}, fmt.Errorf("unknown attribute %q", path)
 	}
