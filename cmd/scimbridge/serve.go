@@ -108,6 +108,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		ProtectedUsers:   cfg.ProtectedUsers,
 		ShowDefaultGroup: cfg.ShowDefault,
 		RefreshInterval:  cfg.RefreshInterval,
+		SnapshotMaxAge:   cfg.SnapshotMaxAge,
 		Logger:           log,
 	})
 	if err != nil {

@@ -84,6 +84,22 @@ func (b *Bridge) planAttributes(ctx context.Context, u mapping.User, prev *mappi
 	return p, nil
 }
 
+// attributesOf is the plan that brings Domo to what a stored shadow asks for: what a create
+// finishing from its intent, or a pending delivery, sends. nil without the instance APIs.
+func (b *Bridge) attributesOf(sh *mapping.UserShadow) *attrPlan {
+	in := b.cfg.Instance
+	if in == nil {
+		return nil
+	}
+	u := mapping.User{Enterprise: sh.Enterprise, Domo: sh.Domo, CustomAttributes: sh.CustomAttributes}
+	want, err := mapping.IdentityAttributes(u, in.HasAttributeKey)
+	if err != nil {
+		b.log.Warn().Err(err).Msg("stored attributes cannot be delivered")
+		return nil
+	}
+	return &attrPlan{want: want, changes: mapping.AttributeChanges(want, sh.Delivered)}
+}
+
 // unknownKeys returns the keys the tenant's attribute catalogue lacks, reading the catalogue
 // again first when one seems missing (an admin may just have created it). Without a
 // catalogue (the identity API never answered) no key can be judged: Domo will.

@@ -411,3 +411,7 @@ func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 	}
 	return st
 }
+
+// domoKind: a capability the bridge may not use is, should it ever reach an IdP, Domo being
+// unavailable for that part, not the bridge's credentials.
+func (e *CapabilityError) domoKind() Kind { return KindUnavailable }

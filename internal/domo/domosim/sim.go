@@ -291,7 +291,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if api || strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
+	if api || strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" || strings.HasSuffix(route, " "+TokenRoute) {
 		if s.serveFault(sw, r, opts, route, h, api) {
 			return
 		}
