@@ -45,6 +45,9 @@ func TestDemo(t *testing.T) {
 			if v, ok := strings.CutPrefix(line, "Bearer token:"); ok {
 				got["token"] = strings.TrimSpace(v)
 			}
+			if v, ok := strings.CutPrefix(line, "Instance APIs:"); ok {
+				got["instance"] = strings.TrimSpace(v)
+			}
 			if strings.HasPrefix(line, "SCIMBRIDGE_ADMIN_TOKEN=") {
 				got["status"] = line
 				banner <- got
@@ -83,6 +86,23 @@ func TestDemo(t *testing.T) {
 	}
 	if body["totalResults"] != float64(4) {
 		t.Fatalf("demo users: %v", body)
+	}
+
+	// The demo turns Domo's instance APIs on, and they work.
+	if !strings.HasPrefix(got["instance"], "on (custom attributes costCenter, region, businessUnit") {
+		t.Fatalf("banner: instance APIs %q", got["instance"])
+	}
+	readyz := strings.TrimSuffix(got["base"], "/scim/v2") + "/readyz"
+	resp, err := http.Get(readyz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]any
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	inst, _ := ready["domoInstance"].(map[string]any)
+	if caps, _ := inst["capabilities"].(map[string]any); inst["degraded"] != false || caps["attributes"] != "available" || caps["roles"] != "available" {
+		t.Fatalf("/readyz of the demo: %v", ready)
 	}
 
 	// SCIMBRIDGE_ADMIN_TOKEN=... scimbridge status --url ...

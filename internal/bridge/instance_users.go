@@ -40,8 +40,7 @@ type attrPlan struct {
 }
 
 // planAttributes works out, before anything is written, which identity attributes a write of
-// u changes, and refuses what Domo would refuse: a custom key the tenant does not have, a
-// manager that is not a user. prev is the user's shadow (nil on create). Without the instance
+// u changes, and refuses what Domo would refuse: a custom key the tenant does not have. prev is the user's shadow (nil on create). Without the instance
 // APIs it returns nil: the values live in the shadow only, as they always have.
 func (b *Bridge) planAttributes(ctx context.Context, u mapping.User, prev *mapping.UserShadow) (*attrPlan, error) {
 	in := b.cfg.Instance
@@ -55,6 +54,17 @@ func (b *Bridge) planAttributes(ctx context.Context, u mapping.User, prev *mappi
 	var have map[string][]string
 	if prev != nil {
 		have = prev.Delivered
+	}
+	if vals, ok := want[domo.AttrReportsTo]; ok && !slices.Equal(vals, have[domo.AttrReportsTo]) {
+		// A manager the bridge does not know as a user cannot be Domo's reportsTo: it stays
+		// the bridge's (GET returns it), and Domo's is cleared rather than left wrong.
+		mid, _ := strconv.ParseInt(vals[0], 10, 64)
+		if ok, err := b.admitUser(ctx, mid); err != nil {
+			return nil, err
+		} else if !ok {
+			b.log.Warn().Str("manager", vals[0]).Msg("manager is not a user of this bridge; not written to Domo's reportsTo")
+			delete(want, domo.AttrReportsTo)
+		}
 	}
 	p := &attrPlan{want: want, changes: mapping.AttributeChanges(want, have)}
 	if len(p.changes) == 0 {
@@ -72,14 +82,6 @@ func (b *Bridge) planAttributes(ctx context.Context, u mapping.User, prev *mappi
 			q[i] = strconv.Quote(k)
 		}
 		return nil, scim.BadRequest(scim.TypeInvalidValue, "customAttributes: %s not a user attribute of this Domo instance (keys are case-sensitive; create it in Domo under Admin > Governance > User attributes); nothing was written", strings.Join(q, ", ")+map[bool]string{true: " is", false: " are"}[len(q) == 1])
-	}
-	if vals, ok := want[domo.AttrReportsTo]; ok && slices.ContainsFunc(p.changes, func(c domo.Attribute) bool { return c.Key == domo.AttrReportsTo }) {
-		mid, _ := strconv.ParseInt(vals[0], 10, 64)
-		if ok, err := b.admitUser(ctx, mid); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, scim.BadRequest(scim.TypeInvalidValue, "manager: %q is not a user; nothing was written", vals[0])
-		}
 	}
 	return p, nil
 }

@@ -310,10 +310,10 @@ func customValues(list []CustomAttribute, sub string) []any {
 }
 
 // IdentityAttributes are the Domo identity attributes u asks for, by key: reportsTo from the
-// enterprise manager (its value is a SCIM id, which is the Domo id), hireDate, organization
-// when the tenant has such a key (has reports which keys exist), and every custom attribute.
-// A key mapped to no value is absent. Values that do not fit Domo (a manager that is not an
-// id) are a ValueError.
+// enterprise manager when its value is a user id (a SCIM id, which is the Domo id), hireDate,
+// organization when the tenant has such a key (has reports which keys exist), and every
+// custom attribute. A key mapped to no value is absent. A custom key that fights one of
+// those is a ValueError.
 func IdentityAttributes(u User, has func(key string) bool) (map[string][]string, error) {
 	out := customMap(u.CustomAttributes)
 	for k := range out {
@@ -322,15 +322,12 @@ func IdentityAttributes(u User, has func(key string) bool) (map[string][]string,
 			return nil, valueErr("customAttributes.key", "key "+strconv.Quote(k)+" is set through "+map[string]string{domo.AttrReportsTo: "manager", domo.AttrHireDate: "hireDate"}[k])
 		}
 	}
+	// A manager that is not a user's id (Okta's managerId may be anything) cannot be Domo's
+	// reportsTo: it stays the bridge's, and reportsTo is left to Domo.
 	if v := strings.TrimSpace(u.Enterprise.Manager.Value); v != "" {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id <= 0 || strconv.FormatInt(id, 10) != v {
-			return nil, valueErr("manager", "manager.value must be the id of a user of this service")
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 && strconv.FormatInt(id, 10) == v && id != u.ID {
+			out[domo.AttrReportsTo] = []string{v}
 		}
-		if id == u.ID && id != 0 {
-			return nil, valueErr("manager", "a user cannot be their own manager")
-		}
-		out[domo.AttrReportsTo] = []string{v}
 	}
 	if v := strings.TrimSpace(u.Domo.HireDate); v != "" {
 		out[domo.AttrHireDate] = []string{v}

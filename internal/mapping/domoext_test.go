@@ -158,9 +158,9 @@ func TestIdentityAttributes(t *testing.T) {
 			CustomAttributes: []CustomAttribute{{Key: "region", Values: []string{"EMEA"}}, {Key: "empty"}},
 		}, has, map[string][]string{"reportsTo": {"42"}, "hireDate": {"2021-04-01"}, "organization": {"Acme"}, "region": {"EMEA"}}, ""},
 		{"organization without the key", User{Enterprise: Enterprise{Organization: "Acme"}}, func(string) bool { return false }, map[string][]string{}, ""},
-		{"manager not an id", User{Enterprise: Enterprise{Manager: Manager{Value: "00ub0oNGTSWTBKOLGLNR"}}}, has, nil, "manager.value"},
-		{"manager with a leading zero", User{Enterprise: Enterprise{Manager: Manager{Value: "042"}}}, has, nil, "manager.value"},
-		{"own manager", User{ID: 5, Enterprise: Enterprise{Manager: Manager{Value: "5"}}}, has, nil, "own manager"},
+		{"manager not an id: not Domo's", User{Enterprise: Enterprise{Manager: Manager{Value: "00ub0oNGTSWTBKOLGLNR"}}}, has, map[string][]string{}, ""},
+		{"manager with a leading zero", User{Enterprise: Enterprise{Manager: Manager{Value: "042"}}}, has, map[string][]string{}, ""},
+		{"own manager", User{ID: 5, Enterprise: Enterprise{Manager: Manager{Value: "5"}}}, has, map[string][]string{}, ""},
 		{"custom reportsTo", User{CustomAttributes: []CustomAttribute{{Key: "reportsTo", Values: []string{"1"}}}}, has, nil, "set through manager"},
 	}
 	for _, tc := range tests {
