@@ -444,3 +444,28 @@ func TestPendingDeliverySurvivesRestart(t *testing.T) {
 		t.Fatalf("no audit event of the delivery: %+v", evs)
 	}
 }
+
+// TestRolesFromTheTenant: the roles capability adds the tenant's custom roles to the catalogue,
+// so that a role given by name or id the configuration never listed is known, and discovery
+// names it.
+func TestRolesFromTheTenant(t *testing.T) {
+	sim := domosim.New(domosim.Options{Seed: 18, CustomRoles: []domosim.Role{{ID: 275763436, Name: "Data Steward"}}})
+	tb := newTestBridge(t, sim, withInstance(t, sim, nil))
+	if names := tb.b.RoleNames(); !slices.Contains(names, "Data Steward") || names[0] != "Admin" {
+		t.Fatalf("role names %v", names)
+	}
+	attrs := adaAttrs()
+	attrs["roles"] = []any{map[string]any{"value": "275763436", "primary": true}}
+	id := tb.createUser(attrs)
+	uid, _ := strconv.ParseInt(id, 10, 64)
+	if su, _ := sim.User(uid); su.RoleID != 275763436 || su.Role != "Data Steward" {
+		t.Fatalf("Domo holds role %q (%d)", su.Role, su.RoleID)
+	}
+	// Without the instance APIs the same role is unknown: 400, nothing created.
+	plain := newTestBridge(t, domosim.New(domosim.Options{Seed: 19, CustomRoles: []domosim.Role{{ID: 275763436, Name: "Data Steward"}}}), nil)
+	attrs["userName"] = "grace@example.com"
+	attrs["emails"] = []any{map[string]any{"value": "grace@example.com", "type": "work", "primary": true}}
+	if _, err := plain.users.Create(plain.ctx(), attrs); err == nil || !strings.Contains(err.Error(), "unknown Domo role") {
+		t.Fatalf("unknown role without the roles API: %v", err)
+	}
+}
