@@ -469,3 +469,31 @@ func TestRolesFromTheTenant(t *testing.T) {
 		t.Fatalf("unknown role without the roles API: %v", err)
 	}
 }
+
+// TestBulkPushWithoutTheContentAPI: a token without the content grant (403), and an instance
+// without the content API (404), both leave a push to v1: 200, every member in Domo.
+func TestBulkPushWithoutTheContentAPI(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*domosim.Options)
+	}{
+		{"403", func(o *domosim.Options) { o.InstanceGrants = []string{"identity", "roles"} }},
+		{"404", func(o *domosim.Options) { o.InstanceEndpoints = []string{"identity", "roles"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := domosim.New(domosim.Options{Seed: 20})
+			users := sim.SeedUsers(12)
+			tb := newGroupBridge(t, sim, withInstance(t, sim, nil))
+			front := newSCIMFront(t, tb)
+			gid := sim.AddGroup("No Bulk")
+			sim.SetOptions(tc.set) // after the probe: the bridge finds out mid-request
+			status, res := front.do(http.MethodPatch, "/Groups/"+strconv.FormatInt(gid, 10), membersBody("add", users))
+			if status != http.StatusOK || len(sim.Members(gid)) != len(users) {
+				t.Fatalf("PATCH: %d %v; %d members", status, res, len(sim.Members(gid)))
+			}
+			if tb.b.can(domo.CapBulkMembership) || tb.b.InstanceStatus().Capabilities[2].Fallbacks == 0 {
+				t.Fatalf("status %+v", tb.b.InstanceStatus())
+			}
+		})
+	}
+}
