@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ type demoOptions struct {
 	deprovision  string
 	noInstance   bool
 	attrKeys     string
+	knobs        []string // name=value, for domosim's SetKnob
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -68,6 +70,10 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.undocumented, "sim-undocumented-fields", "store", "simulator: what user writes do with employeeId and department: store, ignore or reject")
 	fs.BoolVar(&o.noInstance, "no-instance-apis", false, "run without Domo's instance APIs (v1 only)")
 	fs.StringVar(&o.attrKeys, "sim-attribute-keys", "costCenter,region,businessUnit", "simulator: the tenant's custom user attribute keys, comma-separated")
+	fs.Func("sim-knob", "simulator: any knob as name=value, repeatable ("+knobList()+")", func(v string) error {
+		o.knobs = append(o.knobs, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -90,7 +96,26 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	if err := o.sim.SetKnob("attribute-keys", o.attrKeys); err != nil {
 		return o, err
 	}
+	for _, kv := range o.knobs {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("--sim-knob %q: want name=value", kv)
+		}
+		if err := o.sim.SetKnob(name, value); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
+}
+
+// knobList names the simulator's knobs, for -h.
+func knobList() string {
+	names := make([]string, 0, len(domosim.KnobNames()))
+	for n := range domosim.KnobNames() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // demo runs a Domo simulator and the bridge together on loopback, seeded, and prints how to

@@ -113,3 +113,16 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", got["status"], err, out)
 	}
 }
+
+// TestDemoSimKnobs: --sim-knob sets any simulator knob, --sim-attribute-keys the tenant's keys.
+func TestDemoSimKnobs(t *testing.T) {
+	o, err := parseDemoFlags([]string{"--sim-knob", "max-batch=7", "--sim-knob", "instance-grants=identity", "--sim-attribute-keys", "dept,site"}, io.Discard)
+	if err != nil || o.sim.MaxBatch != 7 || len(o.sim.InstanceGrants) != 1 || strings.Join(o.sim.AttributeKeys, ",") != "dept,site" {
+		t.Fatalf("%v: %+v", err, o.sim)
+	}
+	for _, bad := range []string{"max-batch", "warp=1", "max-batch=-1"} {
+		if _, err := parseDemoFlags([]string{"--sim-knob", bad}, io.Discard); err == nil {
+			t.Errorf("--sim-knob %s accepted", bad)
+		}
+	}
+}

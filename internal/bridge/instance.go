@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -290,16 +289,6 @@ func (b *Bridge) instanceReady() map[string]any {
 
 // isCapability reports whether err says an instance capability is unavailable.
 func isCapability(err error) bool { return errors.Is(err, domo.ErrCapability) }
-
-// sortedIDs returns the keys of a set, ascending.
-func sortedIDs(set map[int64]bool) []int64 {
-	out := make([]int64, 0, len(set))
-	for id := range set {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
 
 // RoleNames lists the roles a user may be given, by id: the configured catalogue plus, once
 // the roles capability listed them, the tenant's own. SCIM discovery declares them as the
