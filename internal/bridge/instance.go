@@ -29,6 +29,8 @@ const (
 	instanceProbeEvery = 10 * time.Minute
 	instanceRetryEvery = 30 * time.Second
 	instanceKickDelay  = 2 * time.Second // after a failure, before looking again
+	// instanceProbeTimeout bounds one round of probes.
+	instanceProbeTimeout = 20 * time.Second
 )
 
 // instanceState is the bridge's side of the instance APIs.
@@ -103,6 +105,10 @@ func (b *Bridge) probeInstance(ctx context.Context) {
 	if in == nil {
 		return
 	}
+	// An instance host that does not answer must not hold the start: what the probes cannot
+	// tell in time is unavailable for now, and the instance loop asks again.
+	ctx, cancel := context.WithTimeout(ctx, instanceProbeTimeout)
+	defer cancel()
 	var hints domo.ProbeHints
 	if tok, err := b.domo.Token(ctx); err == nil {
 		hints.UserID = tok.UserID
