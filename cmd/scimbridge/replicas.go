@@ -13,9 +13,9 @@ import (
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
-// Replicas sharing a PostgreSQL state split the tenant's Domo budget: each sends a heartbeat
+// Replicas sharing a PostgreSQL state split the tenant's Domo budgets: each sends a heartbeat
 // every heartbeatEvery, counts the replicas heard from within heartbeatTTL, and paces its Domo
-// client at 1/N of SCIMBRIDGE_DOMO_RATE_LIMIT. A replica that stops cleanly leaves at once; one
+// clients at 1/N of SCIMBRIDGE_DOMO_RATE_LIMIT (and of the instance APIs' limit). A replica that stops cleanly leaves at once; one
 // that dies is dropped after the TTL, and the others then take its share: the budget
 // rebalances within seconds either way.
 const (
@@ -29,7 +29,10 @@ type budgetShare interface {
 	Share() float64
 }
 
-var _ budgetShare = (*domo.Client)(nil)
+var (
+	_ budgetShare = (*domo.Client)(nil)
+	_ budgetShare = (*domo.Instance)(nil)
+)
 
 // replicaCount is the number of live replicas the last heartbeat counted, for /readyz.
 type replicaCount struct {
@@ -43,7 +46,7 @@ func (r *replicaCount) get() int  { r.mu.Lock(); defer r.mu.Unlock(); return r.n
 // shareBudget keeps this replica's heartbeat and its share of the Domo budget until ctx ends,
 // and then leaves. While the state cannot be reached the share stays as it was: the other
 // replicas cannot count this one either, but they keep theirs too.
-func shareBudget(ctx context.Context, st store.Store, id string, client budgetShare, count *replicaCount, log zerolog.Logger) {
+func shareBudget(ctx context.Context, st store.Store, id string, clients []budgetShare, count *replicaCount, log zerolog.Logger) {
 	if !st.Shared() {
 		count.set(1)
 		return
@@ -51,7 +54,7 @@ func shareBudget(ctx context.Context, st store.Store, id string, client budgetSh
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		heartbeat(ctx, st, id, client, count, log)
+		heartbeat(ctx, st, id, clients, count, log)
 		select {
 		case <-ctx.Done():
 			lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -65,8 +68,8 @@ func shareBudget(ctx context.Context, st store.Store, id string, client budgetSh
 	}
 }
 
-// heartbeat records this replica as alive and sets its share of the budget to 1/N.
-func heartbeat(ctx context.Context, st store.Store, id string, client budgetShare, count *replicaCount, log zerolog.Logger) {
+// heartbeat records this replica as alive and sets its clients' share of the budget to 1/N.
+func heartbeat(ctx context.Context, st store.Store, id string, clients []budgetShare, count *replicaCount, log zerolog.Logger) {
 	if !st.Shared() {
 		count.set(1)
 		return
@@ -79,9 +82,12 @@ func heartbeat(ctx context.Context, st store.Store, id string, client budgetShar
 		log.Warn().Err(err).Msg("heartbeat not recorded; keeping the current share of the Domo budget")
 	case err == nil:
 		count.set(n)
-		if share := 1 / float64(n); math.Abs(share-client.Share()) > 1e-6 {
-			client.SetShare(share)
+		share := 1 / float64(n)
+		if math.Abs(share-clients[0].Share()) > 1e-6 {
 			log.Info().Int("replicas", n).Float64("share", share).Msg("share of the Domo budget changed")
+		}
+		for _, c := range clients {
+			c.SetShare(share)
 		}
 	}
 }

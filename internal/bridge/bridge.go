@@ -52,6 +52,10 @@ type Config struct {
 	SnapshotMaxAge time.Duration
 	MemberWorkers  int    // concurrent membership calls in one group change, default 8
 	ReplicaID      string // names this replica among those sharing a state; default host name + random
+	// Instance is the client of Domo's instance APIs (attributes, roles, bulk membership,
+	// one-call group reads); nil uses v1 only, with the attributes v1 cannot hold kept by the
+	// bridge.
+	Instance *domo.Instance
 
 	Logger zerolog.Logger
 	Now    func() time.Time
@@ -77,6 +81,7 @@ type Bridge struct {
 	// department (see writeUser).
 	undocumentedRefused atomic.Bool
 	groupLocks          keyedLocks
+	inst                instanceState // the instance APIs: roles, fallbacks, pending deliveries
 
 	mu        sync.RWMutex
 	protected map[int64]bool  // hidden user ids
@@ -135,6 +140,7 @@ func New(cfg Config) (*Bridge, error) {
 		userLocks: keyedLocks{kind: "user", store: cfg.Store}, groupLocks: keyedLocks{kind: "group", store: cfg.Store},
 	}
 	b.index = sharedIndex{Index: cfg.Index, b: b}
+	b.inst.init(cfg.Mapping.Roles)
 	for _, p := range cfg.ProtectedUsers {
 		b.protect(p)
 	}
@@ -171,6 +177,9 @@ func (b *Bridge) Groups() *Groups { return &Groups{b: b} }
 // options returns the mapping options for a request: locations use the request's base URL.
 func (b *Bridge) options(ctx context.Context) mapping.Options {
 	opt := b.cfg.Mapping
+	if r := b.roleCatalogue(); r != nil {
+		opt.Roles = r
+	}
 	if base := scim.RequestInfo(ctx).BaseURL; base != "" {
 		opt.BaseURL = base
 	}

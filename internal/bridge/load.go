@@ -113,6 +113,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 		}
 		b.followed.Store(after)
 	}
+	b.probeInstance(ctx)
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() {
@@ -584,6 +585,7 @@ func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
 		}
 		groups = append(groups, g)
 	}
+	b.noteDefaultGroup(ctx, groups)
 	members, err := b.readMembers(ctx, groups)
 	if err != nil {
 		return nil, err
@@ -608,7 +610,7 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 	for range min(b.cfg.MemberWorkers, len(groups)) {
 		wg.Go(func() {
 			for i := range work {
-				ids, err := b.domo.MembersOf(ctx, groups[i])
+				ids, err := b.membersOf(ctx, groups[i])
 				if err != nil {
 					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
 					continue
@@ -638,6 +640,9 @@ feed:
 
 // entry builds the index entry of a Domo user.
 func (b *Bridge) entry(d domo.User, rec *userRecord, opt mapping.Options) index.User {
+	if r := b.roleCatalogue(); r != nil {
+		opt.Roles = r
+	}
 	var sh *mapping.UserShadow
 	if rec != nil {
 		sh = &rec.Shadow
@@ -744,7 +749,11 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return ready, map[string]any{"index": idx}
+	details := map[string]any{"index": idx}
+	if b.cfg.Instance != nil {
+		details["domoInstance"] = b.instanceReady()
+	}
+	return ready, details
 }
 
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.

@@ -39,14 +39,25 @@ func newPacer(perMinute int) *pacer {
 // tenant (replicas of the bridge) each take their share, so that together they stay under the
 // tenant's limit. Requests already waiting keep their turn; later ones are paced at the new
 // rate.
-func (c *Client) SetShare(share float64) {
-	share = min(max(share, 0.001), 1)
-	c.pacer.lim.SetLimit(rate.Limit(paceFactor * share * float64(c.pacer.perMinute) / 60))
-}
+func (c *Client) SetShare(share float64) { c.pacer.setShare(share) }
 
 // Share returns the share of the tenant's budget this client uses (see SetShare).
-func (c *Client) Share() float64 {
-	return float64(c.pacer.lim.Limit()) * 60 / (paceFactor * float64(c.pacer.perMinute))
+func (c *Client) Share() float64 { return c.pacer.share() }
+
+// SetShare sets the share of the instance APIs' budget (InstanceConfig.RatePerMinute) this
+// client may use, as Client.SetShare does for v1's.
+func (in *Instance) SetShare(share float64) { in.c.pacer.setShare(share) }
+
+// Share returns the share of the instance APIs' budget this client uses.
+func (in *Instance) Share() float64 { return in.c.pacer.share() }
+
+func (p *pacer) setShare(share float64) {
+	share = min(max(share, 0.001), 1)
+	p.lim.SetLimit(rate.Limit(paceFactor * share * float64(p.perMinute) / 60))
+}
+
+func (p *pacer) share() float64 {
+	return float64(p.lim.Limit()) * 60 / (paceFactor * float64(p.perMinute))
 }
 
 // budget is the per-request account of time spent waiting, carried in the context so that the
