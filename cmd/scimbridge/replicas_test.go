@@ -232,10 +232,34 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	env := map[string]string{"SCIMBRIDGE_STATE": state, "SCIMBRIDGE_LOG_LEVEL": "error"}
 	a := launchBridge(t, sim, bridgeOptions{env: env})
 	b := launchBridge(t, sim, bridgeOptions{env: env})
-	a.expect("POST", "/scim/v2/Users", `{"userName":"before@example.com","active":true}`, http.StatusCreated)
+	u := a.expect("POST", "/scim/v2/Users", `{"userName":"before@example.com","active":true}`, http.StatusCreated)
+	g := a.expect("POST", "/scim/v2/Groups", `{"displayName":"Before"}`, http.StatusCreated)
+	uid, gid := u["id"].(string), g["id"].(string)
 
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	// Every kind of request that needs the state: 503 with Retry-After, on both replicas.
+	for _, br := range []*bridgeUnderTest{a, b} {
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/scim/v2/Users/" + uid, ""},
+			{"PATCH", "/scim/v2/Users/" + uid, `{"Operations":[{"op":"replace","path":"title","value":"x"}]}`},
+			{"PUT", "/scim/v2/Users/" + uid, `{"userName":"before@example.com","active":true}`},
+			{"DELETE", "/scim/v2/Users/" + uid, ""},
+			{"GET", "/scim/v2/Groups/" + gid, ""},
+			{"PATCH", "/scim/v2/Groups/" + gid, `{"Operations":[{"op":"add","path":"members","value":[{"value":"` + uid + `"}]}]}`},
+			{"POST", "/scim/v2/Groups", `{"displayName":"During"}`},
+			{"DELETE", "/scim/v2/Groups/" + gid, ""},
+		} {
+			var body any
+			if r.body != "" {
+				body = r.body
+			}
+			status, out, h := br.do(r.method, r.path, body)
+			if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+				t.Errorf("%s %s while PostgreSQL is down: %d %v (Retry-After %q)", r.method, r.path, status, out, h.Get("Retry-After"))
+			}
+		}
 	}
 	for i, br := range []*bridgeUnderTest{a, b, a, b} {
 		status, body, h := br.do("POST", "/scim/v2/Users", fmt.Sprintf(`{"userName":"during%d@example.com","active":true}`, i))
