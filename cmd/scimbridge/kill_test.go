@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,12 +24,14 @@ import (
 )
 
 // A test binary started with SCIMBRIDGE_TEST_CHILD=serve is a real `scimbridge serve`
-// process (run() with the process's environment), for tests that kill -9 it.
+// process (run() with the process's environment, stopping on SIGTERM as main does), for
+// tests that kill -9 it or stop it.
 func init() {
 	if os.Getenv("SCIMBRIDGE_TEST_CHILD") != "serve" {
 		return
 	}
-	err := run(context.Background(), []string{"scimbridge", "serve"}, os.Getenv, os.Stdout, os.Stderr)
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, []string{"scimbridge", "serve"}, os.Getenv, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

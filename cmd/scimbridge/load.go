@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
+	"github.com/scimbridge/scimbridge/internal/store"
 )
 
 // The load command drives a bridge in front of the Domo simulator with concurrent traffic shaped
@@ -56,6 +57,9 @@ type loadOptions struct {
 	attempts     int
 	maxRetryWait time.Duration
 	timeout      time.Duration
+	replicas     int
+	state        string
+	killAfter    time.Duration
 }
 
 func parseLoadFlags(args []string, stderr io.Writer) (loadOptions, error) {
@@ -75,6 +79,9 @@ func parseLoadFlags(args []string, stderr io.Writer) (loadOptions, error) {
 	fs.IntVar(&o.attempts, "attempts", 8, "attempts per request before the simulated IdP gives up (429 and 5xx are retried, as IdPs do)")
 	fs.DurationVar(&o.maxRetryWait, "max-retry-wait", 5*time.Second, "longest the simulated IdP waits before a retry, whatever Retry-After says")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound on the whole run")
+	fs.IntVar(&o.replicas, "replicas", 1, "bridges to run over one PostgreSQL, as `scimbridge serve` processes behind a round-robin front (1: one bridge in-process on a SQLite file, unless --state is given)")
+	fs.StringVar(&o.state, "state", "", "the PostgreSQL state of the replicas, a postgres:// URL to an empty database (default: a throwaway server from the machine's PostgreSQL binaries)")
+	fs.DurationVar(&o.killAfter, "kill-after", 0, "kill one replica with SIGKILL this long into the traffic (0: never; needs --replicas 2 or more)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,6 +106,9 @@ func (o loadOptions) validate() error {
 		{o.deprovision != "mark" && o.deprovision != "demote" && o.deprovision != "delete", "--deprovision must be mark, demote or delete"},
 		{o.attempts < 1, "--attempts must be at least 1"},
 		{o.timeout <= 0, "--timeout must be positive"},
+		{o.replicas < 1, "--replicas must be at least 1"},
+		{o.state != "" && !store.IsPostgres(o.state), "--state must be a postgres:// URL"},
+		{o.killAfter < 0 || (o.killAfter > 0 && o.replicas < 2), "--kill-after needs --replicas 2 or more"},
 	}
 	var errs []error
 	for _, c := range checks {
@@ -165,6 +175,9 @@ type loadRun struct {
 	d       *driver
 	w       *world
 	elapsed time.Duration
+	// replicas are the serve processes of a run with --replicas (load_replicas.go); nil for
+	// one bridge in-process.
+	replicas *replicaSet
 }
 
 // startLoad starts the simulator and the bridge and waits until the bridge is ready.
@@ -215,6 +228,13 @@ func startLoad(ctx context.Context, o loadOptions, getenv func(string) string) (
 	if o.rateLimit == 0 {
 		env["SCIMBRIDGE_DOMO_RATE_LIMIT"] = "1000000"
 	}
+	if o.replicas > 1 || o.state != "" {
+		base, err := r.startReplicas(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return r, r.ready(ctx, base)
+	}
 	cfg, err := loadConfig("load", nil, func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -245,25 +265,44 @@ func startLoad(ctx context.Context, o loadOptions, getenv func(string) string) (
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	return r, r.ready(ctx, base)
+}
+
+// ready points the IdP at base and waits until the bridge there is ready.
+func (r *loadRun) ready(ctx context.Context, base string) error {
 	r.d = &driver{
 		base: base, scim: base + "/scim/v2", token: loadToken,
 		hc: &http.Client{
-			Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency + 4, IdleConnTimeout: 30 * time.Second},
+			Transport: &http.Transport{MaxIdleConnsPerHost: r.o.concurrency + 4, IdleConnTimeout: 30 * time.Second},
 			Timeout:   70 * time.Second, // beyond Okta's 60s, so a slow answer is measured, not cut
 		},
-		attempts: o.attempts, maxWait: o.maxRetryWait, rec: &recorder{},
+		attempts: r.o.attempts, maxWait: r.o.maxRetryWait, rec: &recorder{},
 	}
 	if err := r.d.waitReady(ctx); err != nil {
-		return nil, err
+		return err
+	}
+	if r.replicas != nil {
+		// Every replica, not just the first the front picks.
+		for _, p := range r.replicas.procs {
+			d := &driver{base: p.base, hc: r.d.hc}
+			if err := d.waitReady(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	r.sim.ResetStats()
-	r.w = newWorld(o, r.sim)
-	return r, nil
+	r.w = newWorld(r.o, r.sim)
+	return nil
 }
 
 // drive sends the IdP traffic and returns when every lifecycle has ended.
 func (r *loadRun) drive(ctx context.Context) {
 	start := time.Now()
+	if r.replicas != nil {
+		kctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go r.replicas.killOne(kctx)
+	}
 	r.w.run(ctx, r.d)
 	r.elapsed = time.Since(start)
 }
@@ -280,6 +319,9 @@ func (r *loadRun) finish(ctx context.Context) (*loadReport, error) {
 	}
 	// Every access-log line is written once the server has shut down: join them only now.
 	rep.summarise(r.d.rec, r.logs)
+	if r.replicas != nil {
+		rep.Replicas, rep.ReplicaState, rep.KillAfter = r.replicas.stats(), r.replicas.state, r.replicas.killAt
+	}
 	if err := ctx.Err(); err != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("the run ended early (%v), before every lifecycle finished", err))
 	}
@@ -287,6 +329,10 @@ func (r *loadRun) finish(ctx context.Context) (*loadReport, error) {
 }
 
 func (r *loadRun) stopBridge() error {
+	if r.replicas != nil && !r.stopped {
+		r.stopped = true
+		return r.replicas.stop()
+	}
 	if r.stopped || r.done == nil {
 		return nil
 	}
@@ -981,6 +1027,11 @@ type loadReport struct {
 	BridgeErrs int
 	LastErr    string
 
+	// With --replicas: each replica's traffic, the state they shared, when one was killed.
+	Replicas     []replicaStats
+	ReplicaState string
+	KillAfter    time.Duration
+
 	// Consistency.
 	UsersExpected    int // live in Domo, as the IdP wrote them
 	UsersDeleted     int
@@ -1329,6 +1380,7 @@ func (r *loadReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  %3d %-22s %6d\n", c, label, r.ByStatus[c])
 	}
 	fmt.Fprintf(w, "\nLatency of every attempt: p50 %s, p99 %s, max %s\n", ms(r.P50), ms(r.P99), ms(r.Max))
+	printReplicas(w, r.ReplicaState, r.KillAfter, r.Replicas)
 	fmt.Fprintln(w, "\nBy operation (Domo calls per SCIM request, from the bridge's access log):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  operation\trequests\tp50\tp99\tDomo calls/request\tmax\t")
@@ -1343,6 +1395,9 @@ func (r *loadReport) print(w io.Writer) {
 	st := r.SimStats
 	fmt.Fprintf(w, "\nDomo (simulator): %d requests (%.0f/min), %d answered 429, %d 5xx injected, %d new tokens\n",
 		st.Requests, float64(st.Requests)/max(secs/60, 1e-9), st.RateLimited, st.Injected5xx, st.Tokens)
+	if o.rateLimit > 0 {
+		fmt.Fprintf(w, "  %.1f%% of the budget (%d/min) used over the run\n", 100*float64(st.Requests)/max(secs/60, 1e-9)/float64(o.rateLimit), o.rateLimit)
+	}
 	routes := make([]string, 0, len(st.ByRoute))
 	for k := range st.ByRoute {
 		routes = append(routes, k)

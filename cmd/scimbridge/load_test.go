@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
+	"github.com/scimbridge/scimbridge/internal/pglocal/pgtest"
 )
 
 // tinyLoad is a run small enough for a unit test, with the rate limit on and 5xx injected (a
@@ -208,4 +210,41 @@ func TestLoadFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadReplicas: the load over three `serve` processes sharing one PostgreSQL behind the
+// round-robin front, one killed with SIGKILL in the middle: every replica served, the killed
+// one is reported, and the consistency check passes (nothing lost or duplicated).
+func TestLoadReplicas(t *testing.T) {
+	o := tinyLoad()
+	o.users, o.replicas, o.state, o.killAfter = 40, 3, pgtest.URL(t), 1500*time.Millisecond
+	rep, err := runLoad(context.Background(), o, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Consistent() {
+		t.Fatalf("consistency check failed:\n%s", strings.Join(rep.Problems, "\n"))
+	}
+	if rep.ByStatus[http.StatusInternalServerError] != 0 {
+		t.Errorf("the bridges answered 500 %d times", rep.ByStatus[http.StatusInternalServerError])
+	}
+	if len(rep.Replicas) != 3 || !rep.Replicas[1].Killed {
+		t.Fatalf("replicas reported: %+v", rep.Replicas)
+	}
+	for i, r := range rep.Replicas {
+		if r.Requests == 0 {
+			t.Errorf("replica %d served nothing", i+1)
+		}
+	}
+	var out strings.Builder
+	rep.print(&out)
+	if !strings.Contains(out.String(), "killed with SIGKILL") || strings.Contains(out.String(), pgPassword(o.state)) {
+		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+func pgPassword(u string) string {
+	p, _ := url.Parse(u)
+	pass, _ := p.User.Password()
+	return pass
 }
