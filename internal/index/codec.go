@@ -13,7 +13,8 @@ import (
 // at offset h/2 of the encoding, an earlier occurrence (the Domo login that repeats userName,
 // name.formatted that repeats displayName, a role's display that repeats its value). A list is
 // a uvarint count and the elements, each a byte of flags saying which sub-attributes follow
-// (and primary). A time is a zig-zag varint of Unix seconds and a uvarint of nanoseconds, read
+// (and primary: true, or false as written); an address's flags are a uvarint, as they need
+// nine bits. A time is a zig-zag varint of Unix seconds and a uvarint of nanoseconds, read
 // back in UTC, as responses show it.
 //
 // Snapshots store the encoding as is, so tags are append-only; a change of meaning needs a new
@@ -127,6 +128,7 @@ const (
 	multiDisplay
 	multiType
 	multiPrimary
+	multiPrimaryFalse // "primary": false as the client wrote it
 )
 
 const (
@@ -138,6 +140,7 @@ const (
 	addrCountry
 	addrType
 	addrPrimary
+	addrPrimaryFalse // needs a ninth bit: address flags are a uvarint
 )
 
 type encoder struct {
@@ -200,6 +203,9 @@ func (e *encoder) multis(t tag, list []mapping.Multi) {
 		if m.Primary {
 			f |= multiPrimary
 		}
+		if m.PrimaryFalse {
+			f |= multiPrimaryFalse
+		}
 		e.buf = append(e.buf, f)
 		for _, s := range [...]string{m.Value, m.Display, m.Type} {
 			if s != "" {
@@ -218,7 +224,7 @@ func (e *encoder) addresses(list []mapping.Address) {
 	for i := range list {
 		a := &list[i]
 		parts := [...]string{a.Formatted, a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country, a.Type}
-		var f byte
+		var f uint64
 		for j, s := range parts {
 			if s != "" {
 				f |= 1 << j
@@ -227,7 +233,10 @@ func (e *encoder) addresses(list []mapping.Address) {
 		if a.Primary {
 			f |= addrPrimary
 		}
-		e.buf = append(e.buf, f)
+		if a.PrimaryFalse {
+			f |= addrPrimaryFalse
+		}
+		e.uvarint(f)
 		for _, s := range parts {
 			if s != "" {
 				e.s(s)
@@ -337,6 +346,7 @@ func (d *decoder) multis(dst []mapping.Multi) []mapping.Multi {
 			m.Type = d.str()
 		}
 		m.Primary = f&multiPrimary != 0
+		m.PrimaryFalse = f&multiPrimaryFalse != 0
 		dst = append(dst, m)
 	}
 	return dst
@@ -359,7 +369,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 		dst = append(make([]mapping.Address, 0, len(dst)+n), dst...)
 	}
 	for range n {
-		f := d.byte()
+		f := d.uvarint()
 		var a mapping.Address
 		for j, p := range [...]*string{&a.Formatted, &a.StreetAddress, &a.Locality, &a.Region, &a.PostalCode, &a.Country, &a.Type} {
 			if f&(1<<j) != 0 {
@@ -367,6 +377,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 			}
 		}
 		a.Primary = f&addrPrimary != 0
+		a.PrimaryFalse = f&addrPrimaryFalse != 0
 		dst = append(dst, a)
 	}
 	return dst
@@ -374,7 +385,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 
 func (d *decoder) skipAddresses() {
 	for range d.count() {
-		f := d.byte()
+		f := d.uvarint()
 		for j := range 7 {
 			if f&(1<<j) != 0 {
 				d.str()

@@ -24,7 +24,7 @@ func fullUser(id int64) mapping.User {
 		Timezone: "Europe/London", Active: false,
 		Emails: []mapping.Multi{
 			{Value: "Ada.Lovelace@example.com", Type: "work", Primary: true},
-			{Value: "ada@home.example", Type: "home"},
+			{Value: "ada@home.example", Type: "home", PrimaryFalse: true},
 			{Display: "no value"},
 		},
 		PhoneNumbers:     []mapping.Multi{{Value: "+44 20 7946 0000", Type: "work"}, {Value: "+44 7700 900000", Type: "mobile", Primary: true}},
@@ -36,7 +36,7 @@ func fullUser(id int64) mapping.User {
 		Addresses: []mapping.Address{
 			{Formatted: "12 St James's Square, London", StreetAddress: "12 St James's Square", Locality: "London",
 				Region: "Greater London", PostalCode: "SW1Y 4JH", Country: "GB", Type: "work", Primary: true},
-			{Locality: "Ockham", Type: "home"},
+			{Locality: "Ockham", Type: "home", PrimaryFalse: true},
 		},
 		Enterprise: mapping.Enterprise{EmployeeNumber: "E-1815", CostCenter: "CC1", Organization: "Babbage & Co",
 			Division: "Engines", Department: "Mathematics", Manager: mapping.Manager{Value: "1791", DisplayName: "Charles Babbage"}},

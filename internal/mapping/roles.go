@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,4 +75,22 @@ func (r *Roles) ByID(id int64) (Role, bool) {
 	}
 	role, ok := r.byID[id]
 	return role, ok
+}
+
+// Names lists the role names, system roles first, then custom roles, each group by id: what
+// SCIM discovery declares as the canonical values of roles[].value.
+func (r *Roles) Names() []string {
+	if r == nil {
+		r = defaultRoles
+	}
+	roles := make([]Role, 0, len(r.byID))
+	for _, role := range r.byID {
+		roles = append(roles, role)
+	}
+	slices.SortFunc(roles, func(a, b Role) int { return cmp.Compare(a.ID, b.ID) })
+	names := make([]string, len(roles))
+	for i, role := range roles {
+		names[i] = role.Name
+	}
+	return names
 }

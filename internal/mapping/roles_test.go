@@ -1,6 +1,9 @@
 package mapping
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestRolesCatalogue(t *testing.T) {
 	r := NewRoles([]Role{
@@ -52,5 +55,16 @@ func TestRolesCatalogue(t *testing.T) {
 	}
 	if got, ok := none.ByID(1); !ok || got.Name != "Admin" {
 		t.Errorf("nil catalogue ByID = %v %v", got, ok)
+	}
+}
+
+func TestRoleNames(t *testing.T) {
+	r := NewRoles([]Role{{ID: 2097317660, Name: "Report Viewer"}, {ID: 900, Name: "admin"}})
+	want := []string{"Admin", "Privileged", "Editor", "Participant", "Social", "Report Viewer"}
+	if got := r.Names(); !slices.Equal(got, want) {
+		t.Fatalf("Names() = %q; want %q", got, want)
+	}
+	if got := (*Roles)(nil).Names(); len(got) != 5 {
+		t.Fatalf("nil Roles: %q", got)
 	}
 }
