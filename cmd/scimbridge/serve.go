@@ -130,6 +130,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Admin:          b,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RoleNames:      roles.Names,
 	})
 
 	// Requests run on a context of their own, not ctx: a SIGTERM stops new connections but

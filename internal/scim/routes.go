@@ -53,7 +53,8 @@ func routes(cfg Config) http.Handler {
 		r.Route(Prefix, func(r chi.Router) {
 			r.Group(func(r chi.Router) {
 				r.Use(writesBy(RoleProvision), available(cfg.Available), pauseWrites(cfg.Pauser))
-				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
+				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes,
+					bulkMaxOps: cfg.BulkMaxOps, cursorTimeout: cfg.CursorTimeout, roleNames: cfg.RoleNames}
 				r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
 				r.Get("/ResourceTypes", d.resourceTypes)
 				r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
