@@ -150,3 +150,56 @@ func jsonOf(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// Issue 12: a group PATCH answered 200 carries the whole group, members included (RFC 7644
+// §3.5.2), subject to attributes and excludedAttributes; Okta's re-sent rename takes them
+// from the index, with one Domo call (the group's GET).
+func TestGroupPatchAnswersMembers(t *testing.T) {
+	tb := newTestBridge(t, domosim.New(domosim.Options{Seed: 8}), nil)
+	srv := serveSCIM(t, tb.b)
+	var ids []string
+	for _, n := range []string{"ann", "ben"} {
+		status, out := srv.do(http.MethodPost, "/scim/v2/Users", `{"userName":"`+n+`@example.com","displayName":"`+n+`"}`)
+		if status != http.StatusCreated {
+			t.Fatalf("create %s: %d %v", n, status, out)
+		}
+		ids = append(ids, out["id"].(string))
+	}
+	status, out := srv.do(http.MethodPost, "/scim/v2/Groups", `{"displayName":"Crew","members":[{"value":"`+ids[0]+`"}]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create group: %d %v", status, out)
+	}
+	gid := out["id"].(string)
+	memberValues := func(res map[string]any) []string {
+		var vs []string
+		ms, _ := res["members"].([]any)
+		for _, m := range ms {
+			vs = append(vs, fmt.Sprint(m.(map[string]any)["value"]))
+		}
+		return vs
+	}
+	add := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + ids[1] + `"}]}]}`
+	status, out = srv.do(http.MethodPatch, "/scim/v2/Groups/"+gid, add)
+	if got := memberValues(out); status != http.StatusOK || len(got) != 2 {
+		t.Fatalf("PATCH = %d, members %v; want both", status, got)
+	}
+	rename := `{"Operations":[{"op":"replace","value":{"id":"` + gid + `","displayName":"Crew"}}]}`
+	before := tb.sim.Stats().Requests
+	status, out = srv.do(http.MethodPatch, "/scim/v2/Groups/"+gid, rename)
+	if got := memberValues(out); status != http.StatusOK || len(got) != 2 || out["displayName"] != "Crew" {
+		t.Fatalf("Okta's rename = %d %v; want the group with both members", status, out)
+	}
+	if n := tb.sim.Stats().Requests - before; n != 1 {
+		t.Fatalf("Okta's rename cost %d Domo calls; want 1 (the group's GET)", n)
+	}
+	for _, q := range []string{"?excludedAttributes=members", "?attributes=displayName", "?attributes=externalId&excludedAttributes=members"} {
+		status, out = srv.do(http.MethodPatch, "/scim/v2/Groups/"+gid+q, rename)
+		if status != http.StatusOK || out["members"] != nil || out["id"] != gid {
+			t.Fatalf("PATCH%s = %d %v; want the group without members", q, status, out)
+		}
+	}
+	status, out = srv.do(http.MethodPatch, "/scim/v2/Groups/"+gid+"?attributes=members", rename)
+	if got := memberValues(out); status != http.StatusOK || len(got) != 2 || out["displayName"] != nil {
+		t.Fatalf("PATCH?attributes=members = %d %v", status, out)
+	}
+}

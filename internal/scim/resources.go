@@ -115,14 +115,16 @@ func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
 	h.update(w, r, opt, func(Attributes) (Attributes, error) { return attrs, nil })
 }
 
-// patch is PATCH. It answers 200 with the resource (Okta and most testers want it; RFC 7644
-// allows it). A group's members are only included when the client asks for them.
+// patch is PATCH. It answers 200 with the whole resource (RFC 7644 §3.5.2; Okta and most
+// testers want it), a group's members included unless attributes/excludedAttributes leave
+// them out. A PATCH that cannot change members (Okta's re-sent rename) takes them from the
+// index, so answering with them costs no Domo call.
 func (h *resources) patch(w http.ResponseWriter, r *http.Request) {
 	ops, ok := decodeBody(h, w, r, ParsePatch)
 	if !ok {
 		return
 	}
-	opt := h.readOptions(r, false)
+	opt := h.readOptions(r, true)
 	opt.MembersUntouched = h.rt == GroupType && !touchesMembers(ops)
 	h.update(w, r, opt, func(cur Attributes) (Attributes, error) {
 		next, quirks, err := ApplyPatch(h.rt, cur, ops)
@@ -186,8 +188,9 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 		noteQuirks(r, q.Filter.Quirks())
 	}
 	if h.rt == GroupType {
-		// Lists answer from the index; members only when the client names them.
-		q.Members = req.attributes != "" && Wants(h.rt, req.attributes, req.excluded, "members")
+		// Lists answer from the index, members included (they are returned by default, RFC
+		// 7643 §4.2) unless attributes/excludedAttributes leave them out, as Entra's lookups do.
+		q.Members = Wants(h.rt, req.attributes, req.excluded, "members")
 	}
 	page, err := h.backend.List(r.Context(), q)
 	if err != nil {
