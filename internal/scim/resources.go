@@ -4,15 +4,17 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
 
 // resources serves one resource type's endpoints (/Users or /Groups) over its backend.
 type resources struct {
-	rt         *ResourceType
-	backend    Resources
-	maxResults int
+	rt            *ResourceType
+	backend       Resources
+	maxResults    int
+	cursorTimeout time.Duration
 }
 
 func (h *resources) readBody(r *http.Request) ([]byte, error) {
@@ -184,6 +186,13 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 		writeError(w, r, err)
 		return
 	}
+	now := time.Now()
+	if req.cursor != nil {
+		if q.Cursor, err = decodeCursor(*req.cursor, h.rt, req, h.cursorTimeout, now); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if q.Filter != nil {
 		noteQuirks(r, q.Filter.Quirks())
 	}
@@ -201,13 +210,25 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 	for _, res := range page.Resources {
 		out = append(out, SelectAttributes(h.rt, res, req.attributes, req.excluded))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"schemas":      []string{URNListResp},
 		"totalResults": page.TotalResults,
-		"startIndex":   q.StartIndex,
 		"itemsPerPage": len(out),
 		"Resources":    out,
-	})
+	}
+	if q.Cursor == nil {
+		answer["startIndex"] = q.StartIndex
+	} else if n := len(page.Resources); n > 0 {
+		// RFC 9865: nextCursor on every page but the last (its absence ends the listing),
+		// previousCursor on every page but the first.
+		if page.More {
+			answer["nextCursor"] = newCursor(h.rt, req, q, page.Resources[n-1], false, now)
+		}
+		if page.Earlier {
+			answer["previousCursor"] = newCursor(h.rt, req, q, page.Resources[0], true, now)
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // touchesMembers reports whether any operation may change a group's members: a path that

@@ -60,8 +60,10 @@ func routes(cfg Config) http.Handler {
 				r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
 				r.Get("/Schemas", d.schemaList)
 				r.Get("/Schemas/{id}", d.schemaByID)
-				mountResources(r, &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults})
-				mountResources(r, &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults})
+				users := &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
+				groups := &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
+				mountResources(r, users)
+				mountResources(r, groups)
 				notImplemented := func(w http.ResponseWriter, r *http.Request) {
 					writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
 				}
