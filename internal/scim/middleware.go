@@ -215,7 +215,7 @@ func canonicalPath(prefix string) func(http.Handler) http.Handler {
 				segs := strings.Split(rest, "/")
 				for i, s := range segs {
 					// Only endpoint names are rewritten: ids (segment 1 under Users/Groups) stay as sent.
-					if i == 1 && (segs[0] == "Users" || segs[0] == "Groups") && s != ".search" {
+					if i == 1 && (segs[0] == "Users" || segs[0] == "Groups") && !strings.EqualFold(s, ".search") {
 						continue
 					}
 					if i == 1 && segs[0] == "Schemas" || i == 1 && segs[0] == "ResourceTypes" {

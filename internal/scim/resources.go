@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -15,14 +14,6 @@ type resources struct {
 	backend       Resources
 	maxResults    int
 	cursorTimeout time.Duration
-}
-
-func (h *resources) readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 // readOptions derives what the response needs from attributes/excludedAttributes, so a group's
@@ -48,7 +39,7 @@ func (h *resources) respond(w http.ResponseWriter, r *http.Request, status int, 
 // the error itself and reports whether the handler should go on.
 func decodeBody[T any](h *resources, w http.ResponseWriter, r *http.Request, decode func(*ResourceType, []byte) (T, Quirks, error)) (T, bool) {
 	var zero T
-	body, err := h.readBody(r)
+	body, err := readBody(r)
 	if err != nil {
 		writeError(w, r, err)
 		return zero, false
@@ -167,7 +158,7 @@ func (h *resources) list(w http.ResponseWriter, r *http.Request) {
 // search is POST /.search (RFC 7644 §3.4.3): the same query in a body, so long filters and
 // personal data stay out of URLs and logs.
 func (h *resources) search(w http.ResponseWriter, r *http.Request) {
-	body, err := h.readBody(r)
+	body, err := readBody(r)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -69,7 +68,7 @@ func routes(cfg Config) http.Handler {
 				}
 				r.HandleFunc("/Bulk", notImplemented)
 				r.HandleFunc("/Me", notImplemented)
-				r.Post("/.search", notImplemented)
+				r.Post("/.search", (&rootSearch{types: []*resources{users, groups}, maxResults: cfg.MaxResults}).search)
 			})
 		})
 	})
@@ -106,7 +105,12 @@ func adminPause(a Admin) http.HandlerFunc {
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		if b, err := io.ReadAll(r.Body); err == nil && len(b) > 0 {
+		b, err := readBody(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if len(b) > 0 {
 			if err := json.Unmarshal(b, &body); err != nil {
 				writeError(w, r, BadRequest(TypeInvalidSyntax, "body must be {\"reason\": \"...\"}"))
 				return
