@@ -17,11 +17,14 @@ import (
 //	                                 -> operator switches (pause, resume, breaker reset, status)
 //	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
 //	                                 is loaded -> pause switch for writes -> SCIM endpoints
+//	          /scim/v2/Bulk          each operation goes through this whole chain again, as a
+//	                                 request of its own (bulk.go)
 //
 // Middleware that can refuse a request after authentication sits in route groups, which chi
 // applies after matching, so the access log and metrics name the route of a refused request.
 func routes(cfg Config) http.Handler {
 	r := chi.NewRouter()
+	bk := &bulk{maxOps: cfg.BulkMaxOps, maxBody: cfg.MaxBodyBytes}
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
@@ -66,13 +69,15 @@ func routes(cfg Config) http.Handler {
 				notImplemented := func(w http.ResponseWriter, r *http.Request) {
 					writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
 				}
-				r.HandleFunc("/Bulk", notImplemented)
+				r.Post("/Bulk", bk.serve)
 				r.HandleFunc("/Me", notImplemented)
 				r.Post("/.search", (&rootSearch{types: []*resources{users, groups}, maxResults: cfg.MaxResults}).search)
 			})
 		})
 	})
-	return canonicalPath(Prefix)(r)
+	h := canonicalPath(Prefix)(r)
+	bk.handler = h // each bulk operation is served as a request of its own
+	return h
 }
 
 // mountResources registers a resource type's endpoints flat, not as a sub-router, so the

@@ -450,7 +450,7 @@ func TestUnsupportedEndpoints(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"POST", "/scim/v2/Bulk", 501},
+		{"GET", "/scim/v2/Bulk", 405},
 		{"GET", "/scim/v2/Me", 501},
 		{"GET", "/scim/v2/Widgets", 404},
 		{"DELETE", "/scim/v2/Users", 405},
