@@ -424,4 +424,3 @@ func (rc *recorder) Write(p []byte) (int, error) {
 	}
 	return rc.body.Write(p)
 }
-
