@@ -18,7 +18,8 @@ import (
 //     for the member (or the user's displayName), and may be rewritten.
 //   - The enterprise manager.$ref is derived from manager.value by the bridge: readOnly.
 //   - A user's groups.$ref references Groups, not Users.
-//   - Attributes the bridge fills in when the client removes them say so in their description.
+//   - Attributes the bridge fills in when the client removes them say so in their description
+//     ("If removed, ..."); a test derives requests from these descriptions.
 //
 // roles[].value lists the tenant's Domo roles as canonicalValues; they are only known at run
 // time, so discovery adds them (Config.RoleNames) when it renders the schema.
@@ -27,14 +28,14 @@ func userSchema() schema.Schema {
 	s := schema.CoreUserSchema()
 	s.Attributes = replaceAttrs(s.Attributes,
 		schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
-			Description: optional.NewString("The name of the User, suitable for display to end-users. It is Domo's name for the user: " +
-				"when the client sends none, or removes it, the bridge derives it from name.formatted, else from givenName and familyName, " +
-				"else keeps Domo's."),
+			Description: optional.NewString("The name of the User, suitable for display to end-users: Domo's name for the user. " +
+				"If removed (or never sent), it reads back as the name the bridge gives Domo, derived from name.formatted, else from " +
+				"givenName and familyName, else Domo's own."),
 			Name: "displayName",
 		})),
 		schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{
-			Description: optional.NewString("A Boolean value indicating the User's administrative status. Defaults to true: a User " +
-				"created without it, or whose active is removed, is active. false deprovisions the Domo user by the bridge's policy."),
+			Description: optional.NewString("A Boolean value indicating the User's administrative status; false deprovisions the " +
+				"Domo user by the bridge's policy. If removed (or never sent), it reads back as true."),
 			Name: "active",
 		})),
 		schema.ComplexCoreAttribute(schema.ComplexParams{
@@ -69,9 +70,10 @@ func userSchema() schema.Schema {
 			},
 		}),
 		schema.ComplexCoreAttribute(schema.ComplexParams{
-			Description: optional.NewString("The User's Domo role, as a list of roles of which the primary one (else the first) is " +
-				"the role Domo holds; value names a Domo role, case-insensitively, or its id. A User created without roles, or whose " +
-				"roles are removed, gets the bridge's default role."),
+			Description: optional.NewString("The User's Domo role: value names a Domo role, case-insensitively, or its id, and the " +
+				"primary role (else the first) is the one Domo holds. A Domo user always has one role: a User created without roles " +
+				"gets the bridge's default role in Domo, and removing roles leaves the Domo role unchanged; either way roles reads " +
+				"back as the client left it until the role is changed in Domo."),
 			MultiValued: true,
 			Name:        "roles",
 			SubAttributes: []schema.SimpleParams{
