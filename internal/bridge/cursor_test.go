@@ -152,6 +152,13 @@ func idsOf(out map[string]any) []string {
 func TestCursorErrors(t *testing.T) {
 	tb := seededBridge(t, 4, nil)
 	srv := serveSCIM(t, tb.b)
+	// ServiceProviderConfig advertises both methods (RFC 9865 §4), index by default.
+	_, spc := srv.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "")
+	p, _ := spc["pagination"].(map[string]any)
+	if p["cursor"] != true || p["index"] != true || p["defaultPaginationMethod"] != "index" ||
+		fmt.Sprint(p["maxPageSize"]) != "500" || fmt.Sprint(p["cursorTimeout"]) != "3600" {
+		t.Fatalf("pagination in ServiceProviderConfig: %v", spc["pagination"])
+	}
 	_, next, _, _ := srv.cursorPage("/scim/v2/Users?count=1&cursor=")
 	forged := func(json string) string { return base64.RawURLEncoding.EncodeToString([]byte(json)) }
 	raw, _ := base64.RawURLEncoding.DecodeString(next)

@@ -144,8 +144,9 @@ const (
 )
 
 type encoder struct {
-	buf  []byte
-	seen []span // strings written literally, for back-references
+	buf     []byte
+	seen    []span          // strings written literally, for back-references
+	seenIdx map[string]span // the same, by content, once there are many
 }
 
 type span struct{ off, n int }
@@ -160,20 +161,50 @@ func (e *encoder) uvarint(v uint64) {
 	e.buf = append(e.buf, byte(v))
 }
 
+// seenScan is how many distinct strings the encoder compares one by one; past it, it keeps a
+// map, so that a user with thousands of values encodes in linear time.
+const seenScan = 16
+
 // s writes a string value, as a back-reference when an equal string was written before.
 func (e *encoder) s(s string) {
-	for _, sp := range e.seen {
-		if sp.n == len(s) && string(e.buf[sp.off:sp.off+sp.n]) == s {
-			e.uvarint(uint64(sp.off)<<1 | 1)
-			e.uvarint(uint64(sp.n))
-			return
-		}
+	sp, found := e.lookup(s)
+	if found {
+		e.uvarint(uint64(sp.off)<<1 | 1)
+		e.uvarint(uint64(sp.n))
+		return
 	}
 	e.uvarint(uint64(len(s)) << 1)
 	if len(s) > 0 {
-		e.seen = append(e.seen, span{len(e.buf), len(s)})
+		sp := span{len(e.buf), len(s)}
+		e.seen = append(e.seen, sp)
+		if e.seenIdx != nil {
+			e.seenIdx[s] = sp
+		}
 	}
 	e.buf = append(e.buf, s...)
+}
+
+// lookup finds an earlier occurrence of s.
+func (e *encoder) lookup(s string) (span, bool) {
+	if e.seenIdx == nil && len(e.seen) > seenScan {
+		e.seenIdx = make(map[string]span, 2*len(e.seen))
+		for _, sp := range e.seen {
+			k := string(e.buf[sp.off : sp.off+sp.n])
+			if _, dup := e.seenIdx[k]; !dup {
+				e.seenIdx[k] = sp
+			}
+		}
+	}
+	if e.seenIdx != nil {
+		sp, ok := e.seenIdx[s]
+		return sp, ok
+	}
+	for _, sp := range e.seen {
+		if sp.n == len(s) && string(e.buf[sp.off:sp.off+sp.n]) == s {
+			return sp, true
+		}
+	}
+	return span{}, false
 }
 
 func (e *encoder) str(t tag, s string) {

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -173,5 +174,22 @@ func TestFoldKeyIsEqualFold(t *testing.T) {
 	}
 	if s := "already.lower@example.com"; foldKey(s) != s || unsafe.StringData(foldKey(s)) != unsafe.StringData(s) {
 		t.Error("a lower-case ASCII key is not the string itself")
+	}
+}
+
+// A user with thousands of values encodes in linear time (the back-references are found by a
+// map past a few strings) and decodes to itself, repeats shared.
+func TestUserEncodingManyValues(t *testing.T) {
+	u := fullUser(7)
+	u.PhoneNumbers = nil
+	for i := range 5000 {
+		u.PhoneNumbers = append(u.PhoneNumbers, mapping.Multi{Value: fmt.Sprintf("+1 555 %07d", i), Type: fmt.Sprintf("t%d", i%7), PrimaryFalse: i%2 == 0})
+	}
+	e := NewUser(u, "ada@example.com")
+	var back mapping.User
+	e.Expand(&back)
+	sameUser(t, back, u)
+	if e.Size() > 5000*(len("+1 555 0000000")+8) {
+		t.Fatalf("%d bytes: the repeated types are not shared", e.Size())
 	}
 }
