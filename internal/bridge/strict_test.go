@@ -203,3 +203,66 @@ func TestGroupPatchAnswersMembers(t *testing.T) {
 		t.Fatalf("PATCH?attributes=members = %d %v", status, out)
 	}
 }
+
+// Issue 12: a PATCH whose path names a whole extension may carry schemas in its value (as
+// clients that send the extension object whole do); schemas is ignored.
+func TestWholeExtensionPatch(t *testing.T) {
+	tb := newTestBridge(t, domosim.New(domosim.Options{Seed: 10}), nil)
+	srv := serveSCIM(t, tb.b)
+	status, out := srv.do(http.MethodPost, "/scim/v2/Users", `{"userName":"ext@example.com"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, out)
+	}
+	id := out["id"].(string)
+	const ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	status, out = srv.do(http.MethodPatch, "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"replace","path":"`+ent+`","value":{"schemas":["`+ent+`"],"department":"Ops","costCenter":"CC7"}}]}`)
+	e, _ := out[ent].(map[string]any)
+	if status != http.StatusOK || e["department"] != "Ops" || e["costCenter"] != "CC7" || e["schemas"] != nil {
+		t.Fatalf("PATCH = %d %v", status, out)
+	}
+	_, got := srv.do(http.MethodGet, "/scim/v2/Users/"+id, "")
+	if g, _ := got[ent].(map[string]any); g["department"] != "Ops" || g["costCenter"] != "CC7" {
+		t.Fatalf("GET after the PATCH: %v", got)
+	}
+}
+
+// Issue 11 item 5: caps a real IdP never reaches, refused before any Domo call.
+func TestCapsOverHTTP(t *testing.T) {
+	tb := newTestBridge(t, domosim.New(domosim.Options{Seed: 11}), nil)
+	srv := serveSCIM(t, tb.b)
+	status, out := srv.do(http.MethodPost, "/scim/v2/Users", `{"userName":"cap@example.com"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, out)
+	}
+	id := out["id"].(string)
+	phones := func(n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(`{"value":"+1 555 %07d"}`, i)
+		}
+		return strings.Join(parts, ",")
+	}
+	writes := domoWrites(tb.sim)
+	if status, out := srv.do(http.MethodPost, "/scim/v2/Users", `{"userName":"many@example.com","phoneNumbers":[`+phones(1001)+`]}`); status != http.StatusBadRequest || out["scimType"] != "tooMany" {
+		t.Errorf("POST with 1,001 phone numbers: %d %v", status, out)
+	}
+	if status, out := srv.do(http.MethodPatch, "/scim/v2/Users/"+id, `{"Operations":[{"op":"add","path":"phoneNumbers","value":[`+phones(1001)+`]}]}`); status != http.StatusBadRequest || out["scimType"] != "tooMany" {
+		t.Errorf("PATCH adding 1,001 phone numbers: %d %v", status, out)
+	}
+	ops := strings.TrimSuffix(strings.Repeat(`{"op":"replace","path":"title","value":"t"},`, 1001), ",")
+	if status, out := srv.do(http.MethodPatch, "/scim/v2/Users/"+id, `{"Operations":[`+ops+`]}`); status != http.StatusBadRequest || out["scimType"] != "tooMany" {
+		t.Errorf("PATCH of 1,001 operations: %d %v", status, out)
+	}
+	if n := domoWrites(tb.sim) - writes; n != 0 {
+		t.Errorf("%d Domo writes for refused requests", n)
+	}
+	// At the caps, both pass.
+	if status, out := srv.do(http.MethodPatch, "/scim/v2/Users/"+id, `{"Operations":[{"op":"add","path":"phoneNumbers","value":[`+phones(1000)+`]}]}`); status != http.StatusOK || len(out["phoneNumbers"].([]any)) != 1000 {
+		t.Errorf("PATCH adding 1,000 phone numbers: %d", status)
+	}
+	ops = strings.TrimSuffix(strings.Repeat(`{"op":"replace","path":"title","value":"t"},`, 1000), ",")
+	if status, out := srv.do(http.MethodPatch, "/scim/v2/Users/"+id, `{"Operations":[`+ops+`]}`); status != http.StatusOK || out["title"] != "t" {
+		t.Errorf("PATCH of 1,000 operations: %d %v", status, out["title"])
+	}
+}
