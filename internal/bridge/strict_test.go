@@ -111,13 +111,13 @@ func TestMultiValuedRoundTrip(t *testing.T) {
 	wantPhones := `[{"primary":false,"type":"work","value":"+1 555 0100"},{"primary":true,"type":"mobile","value":"+1 555 0101"}]`
 	check := func(where string, res map[string]any) {
 		t.Helper()
-		if got := jsonOf(t, res["emails"]); got != wantEmails {
+		if got := jsonText(t, res["emails"]); got != wantEmails {
 			t.Errorf("%s emails = %s\nwant %s", where, got, wantEmails)
 		}
-		if got := jsonOf(t, res["phoneNumbers"]); got != wantPhones {
+		if got := jsonText(t, res["phoneNumbers"]); got != wantPhones {
 			t.Errorf("%s phoneNumbers = %s\nwant %s", where, got, wantPhones)
 		}
-		if got, want := jsonOf(t, res["addresses"]), `[{"locality":"Oslo","primary":false,"type":"home"}]`; got != want {
+		if got, want := jsonText(t, res["addresses"]), `[{"locality":"Oslo","primary":false,"type":"home"}]`; got != want {
 			t.Errorf("%s addresses = %s; want %s", where, got, want)
 		}
 	}
@@ -142,7 +142,7 @@ func TestMultiValuedRoundTrip(t *testing.T) {
 	check("GET after PATCH", got)
 }
 
-func jsonOf(t *testing.T, v any) string {
+func jsonText(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
