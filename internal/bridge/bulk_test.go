@@ -81,6 +81,10 @@ func TestBulkWithReferences(t *testing.T) {
 	if r := ops[4]["response"].(map[string]any); r["scimType"] != "invalidValue" {
 		t.Errorf("bad POST response %v", r)
 	}
+	// location is required for every operation but a failed POST (RFC 7644 §3.7.3).
+	if ops[4]["location"] != nil || ops[5]["location"] != srv.url+"/scim/v2/Users/123456789" {
+		t.Errorf("locations of failures: POST %v, DELETE %v", ops[4]["location"], ops[5]["location"])
+	}
 	gid, _ := strconv.ParseInt(ids["crew"], 10, 64)
 	members := tb.sim.Members(gid)
 	slices.Sort(members)

@@ -389,7 +389,8 @@ func (b *bulk) dispatch(parent *http.Request, op *bulkOp, created map[string]str
 	res.Status = strconv.Itoa(rec.status)
 	res.Version = rec.header.Get("ETag")
 	res.Location = rec.header.Get("Location")
-	if res.Location == "" && op.method != http.MethodPost && rec.status < 300 {
+	if op.method != http.MethodPost {
+		// RFC 7644 §3.7.3: location is required but for a failed POST.
 		res.Location = RequestInfo(parent.Context()).BaseURL + path
 	}
 	if rec.status >= 300 {

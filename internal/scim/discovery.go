@@ -20,6 +20,19 @@ type discovery struct {
 	roleNames     func() []string // canonical values of roles[].value; nil declares none
 }
 
+// noFilter refuses a filter on the discovery endpoints, which do not filter (RFC 7644 §4:
+// "If a filter is provided, the service provider SHOULD respond with HTTP status code 403"),
+// so that a client never takes an unfiltered answer for a filtered one.
+func noFilter(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if queryParam(r.URL.Query(), "filter") != "" {
+			writeError(w, r, Errorf(http.StatusForbidden, "", "the discovery endpoints do not filter"))
+			return
+		}
+		next(w, r)
+	}
+}
+
 func (d *discovery) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 	base := RequestInfo(r.Context()).BaseURL
 	writeJSON(w, http.StatusOK, map[string]any{

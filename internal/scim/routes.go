@@ -57,11 +57,11 @@ func routes(cfg Config) http.Handler {
 				r.Use(writesBy(RoleProvision), available(cfg.Available), pauseWrites(cfg.Pauser))
 				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes,
 					bulkMaxOps: cfg.BulkMaxOps, cursorTimeout: cfg.CursorTimeout, roleNames: cfg.RoleNames}
-				r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
-				r.Get("/ResourceTypes", d.resourceTypes)
-				r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
-				r.Get("/Schemas", d.schemaList)
-				r.Get("/Schemas/{id}", d.schemaByID)
+				r.Get("/ServiceProviderConfig", noFilter(d.serviceProviderConfig))
+				r.Get("/ResourceTypes", noFilter(d.resourceTypes))
+				r.Get("/ResourceTypes/{name}", noFilter(d.resourceTypeByName))
+				r.Get("/Schemas", noFilter(d.schemaList))
+				r.Get("/Schemas/{id}", noFilter(d.schemaByID))
 				users := &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
 				groups := &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
 				mountResources(r, users)

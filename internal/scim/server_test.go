@@ -617,6 +617,36 @@ func TestDiscovery(t *testing.T) {
 	if status, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+URNEnterprise, srvToken, ""); status != 200 || s["id"] != URNEnterprise {
 		t.Fatalf("Schemas/enterprise: %d %v", status, s)
 	}
+	// The discovery endpoints do not filter, and say so rather than answer unfiltered.
+	for _, p := range []string{"/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/Schemas"} {
+		if status, body, _ := f.call(t, "GET", p+`?filter=id%20eq%20%22x%22`, srvToken, ""); status != 403 || body["status"] != "403" {
+			t.Errorf("%s with a filter: %d %v", p, status, body)
+		}
+	}
+	// Without RoleNames, roles[].value declares no canonical values.
+	if strings.Contains(fmt.Sprint(schemas), "Participant") {
+		t.Errorf("role names without a tenant: %v", schemas)
+	}
+}
+
+func TestDiscoveryRoleNames(t *testing.T) {
+	f := newSrvFixture(t, func(c *Config) { c.RoleNames = func() []string { return []string{"Admin", "Report Viewer"} } })
+	_, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+URNUser, srvToken, "")
+	for _, a := range s["attributes"].([]any) {
+		a := a.(map[string]any)
+		if a["name"] != "roles" {
+			continue
+		}
+		for _, sub := range a["subAttributes"].([]any) {
+			if sub := sub.(map[string]any); sub["name"] == "value" {
+				if fmt.Sprint(sub["canonicalValues"]) != "[Admin Report Viewer]" {
+					t.Fatalf("roles.value canonicalValues %v", sub["canonicalValues"])
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no roles.value in the User schema")
 }
 
 func TestTouchesMembers(t *testing.T) {
