@@ -38,6 +38,13 @@ func userSchema() schema.Schema {
 				"Domo user by the bridge's policy. If removed (or never sent), it reads back as true."),
 			Name: "active",
 		})),
+		schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+			Description: optional.NewString("Accepted and never stored, sent to Domo or returned: Domo users sign in through single " +
+				"sign-on or Domo's invitation (changePassword is not supported)."),
+			Mutability: schema.AttributeMutabilityWriteOnly(),
+			Name:       "password",
+			Returned:   schema.AttributeReturnedNever(),
+		})),
 		schema.ComplexCoreAttribute(schema.ComplexParams{
 			Description: optional.NewString("A list of groups to which the user belongs, from Domo's group memberships (direct only: " +
 				"Domo has no nested groups). Change them through the Groups endpoint."),
