@@ -2,6 +2,7 @@ package scim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -341,7 +342,7 @@ func (ls *listState) remove(list []any, idx []int) {
 // settle closes the holes of every touched list, drops lists left empty, and settles the
 // values as a POST body's (settleList).
 func (st *patchState) settle(res Attributes) *Error {
-	for _, k := range slices.Sorted(mapKeys(st.lists)) {
+	for _, k := range slices.Sorted(maps.Keys(st.lists)) {
 		ls := st.lists[k]
 		container := attrContainer(res, ls.urn, false)
 		if container == nil {
@@ -368,16 +369,6 @@ func (st *patchState) settle(res Attributes) *Error {
 		container[ls.attr.Name()] = list
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // applier applies targets of one operation to res.
