@@ -12,11 +12,23 @@ import (
 
 // Caps on what one request may hold, far above what any IdP sends (Okta and Entra write a
 // handful of values per attribute and a few dozen operations per PATCH), so that a request
-// costs time linear in its size and small in absolute terms.
+// costs time linear in its size and small in absolute terms. A group's members are the
+// exception: Okta's App Integration Wizard apps PUT a pushed group's whole member list, and a
+// Domo group may have tens of thousands of members, so their cap is the group's size Domo
+// allows in practice, and the body limit (SCIMBRIDGE_MAX_BODY_BYTES) bounds a request.
 const (
-	MaxMultiValues     = 1000 // values of one multi-valued attribute
-	MaxPatchOperations = 1000 // operations of one PATCH
+	MaxMultiValues     = 1000    // values of one multi-valued attribute
+	MaxGroupMembers    = 1000000 // members of one group
+	MaxPatchOperations = 1000    // operations of one PATCH
 )
+
+// maxValues is the cap on the values of attribute a.
+func maxValues(a schema.CoreAttribute) int {
+	if strings.EqualFold(a.Name(), "members") {
+		return MaxGroupMembers
+	}
+	return MaxMultiValues
+}
 
 // coercer turns JSON-decoded values into the canonical Attributes shape of one attribute: the
 // schema's canonical sub-attribute names, no nulls, booleans as bool, strings as string. Every
@@ -53,8 +65,8 @@ func (c coercer) value(a schema.CoreAttribute, v any, name string) (out any, ok 
 		}
 		arr = []any{v}
 	}
-	if len(arr) > MaxMultiValues {
-		return nil, false, tooManyValues(name, len(arr))
+	if len(arr) > maxValues(a) {
+		return nil, false, tooManyValues(name, len(arr), maxValues(a))
 	}
 	list := make([]any, 0, len(arr))
 	for _, e := range arr {
@@ -72,8 +84,8 @@ func (c coercer) value(a schema.CoreAttribute, v any, name string) (out any, ok 
 	return list, true, nil
 }
 
-func tooManyValues(name string, n int) *Error {
-	return BadRequest(TypeTooMany, "attribute %q has %d values; at most %d are accepted", name, n, MaxMultiValues)
+func tooManyValues(name string, n, most int) *Error {
+	return BadRequest(TypeTooMany, "attribute %q has %d values; at most %d are accepted", name, n, most)
 }
 
 // single coerces one value (one element of a multi-valued attribute).
@@ -232,8 +244,8 @@ func stringQuirk(a schema.CoreAttribute) string {
 // the bridge refuses rather than guess which one the client meant). It runs in time linear in
 // the list, which it shortens in place, and enforces MaxMultiValues.
 func settleList(a schema.CoreAttribute, list []any, name string) ([]any, *Error) {
-	if len(list) > MaxMultiValues {
-		return nil, tooManyValues(name, len(list))
+	if len(list) > maxValues(a) {
+		return nil, tooManyValues(name, len(list), maxValues(a))
 	}
 	if len(list) < 2 {
 		return list, nil

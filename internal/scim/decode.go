@@ -25,7 +25,7 @@ type Quirks []string
 //     schema and nothing but rt's schemas and the IdP URNs in idpSchemaURNs (ignored); it is
 //     not returned;
 //   - every value has its attribute's type (see coercer): a number for a string, a string or an
-//     object for a list are refused; multi-valued attributes hold at most MaxMultiValues
+//     object for a list are refused; multi-valued attributes hold at most MaxMultiValues (a group's members MaxGroupMembers)
 //     values, exact duplicates collapse and at most one is primary (settleList);
 //   - the writeOnly password is kept (the bridge decides what to do with it);
 //   - IdP quirks are normalised and reported (see coercer).

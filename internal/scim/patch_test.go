@@ -826,3 +826,32 @@ func TestApplyPatchOddCurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupMembersAreNotCappedLikeOtherLists: an Okta push of a large group carries thousands
+// of members in one PATCH (and an AIW app PUTs the whole list); the cap of 1,000 values that
+// guards users' lists does not apply to a group's members, and applying them stays linear.
+func TestGroupMembersAreNotCappedLikeOtherLists(t *testing.T) {
+	const n = 10000
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"value":"%d","display":"user%d@example.com"}`, 100000+i, i)
+	}
+	ops, _, err := ParsePatch(GroupType, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[`+b.String()+`]}]}`))
+	if err != nil {
+		t.Fatalf("ParsePatch of %d members: %v", n, err)
+	}
+	cur := Attributes{"id": "1", "displayName": "Big", "members": []any{map[string]any{"value": "99"}}}
+	out, _, err := ApplyPatch(GroupType, cur, ops)
+	if err != nil {
+		t.Fatalf("ApplyPatch of %d members: %v", n, err)
+	}
+	if got := len(out["members"].([]any)); got != n+1 {
+		t.Fatalf("%d members after the add, want %d", got, n+1)
+	}
+	if _, _, err := DecodeResource(GroupType, []byte(`{"displayName":"Big","members":[`+b.String()+`]}`)); err != nil {
+		t.Fatalf("a POST of %d members: %v", n, err)
+	}
+}
