@@ -74,6 +74,9 @@ echo "newman $got_newman"
 # /readyz answers 200, and sets $base to its SCIM base URL and $pid to its process id.
 start_demo() {
 	local name=$1 seed=$2 out="$work/$1.out" log="$work/$1.log"
+	# Created here, not by the background job's redirection, which may come after the first
+	# read below (sed on a missing file ended the script under set -e on a loaded machine).
+	: >"$out"
 	"$work/scimbridge" demo --addr 127.0.0.1:0 --seed-users "$seed" --token "$token" \
 		--state "$work/$name.db" >"$out" 2>"$log" &
 	pid=$!

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -26,9 +28,12 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 		problems = append(problems, msg)
 		fmt.Fprintf(stdout, "  FAIL  %s\n", msg)
 	}
-	fmt.Fprintln(stdout, "scimbridge check")
-
 	cfg, err := loadConfig("check", args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		configUsage("check", "Validates the configuration serve would use, reaches Domo and reports; exits non-zero on any problem.", stdout)
+		return nil
+	}
+	fmt.Fprintln(stdout, "scimbridge check")
 	if err == nil {
 		err = cfg.Validate()
 	}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,8 +124,8 @@ var settings = []setting{
 	{"shutdown-timeout", "SCIMBRIDGE_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long requests in flight may finish before they are cancelled (they then answer 503 with Retry-After); keep it under the orchestrator's grace period", false, durSetting(func(c *Config, d time.Duration) { c.ShutdownTimeout = d })},
 	{"tls-cert", "SCIMBRIDGE_TLS_CERT", "", "TLS certificate file (PEM, full chain); empty serves plain HTTP (behind a TLS load balancer)", false, func(c *Config, v string) error { c.TLSCert = v; return nil }},
 	{"tls-key", "SCIMBRIDGE_TLS_KEY", "", "TLS private key file (PEM)", false, func(c *Config, v string) error { c.TLSKey = v; return nil }},
-	{"log-level", "SCIMBRIDGE_LOG_LEVEL", "info", "debug, info, warn or error", false, func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
-	{"log-format", "SCIMBRIDGE_LOG_FORMAT", "json", "json or console", false, func(c *Config, v string) error { c.LogFormat = strings.ToLower(v); return nil }},
+	{"log-level", "SCIMBRIDGE_LOG_LEVEL", "info", "debug, info, warn or error", false, func(c *Config, v string) error { c.LogLevel = strings.ToLower(strings.TrimSpace(v)); return nil }},
+	{"log-format", "SCIMBRIDGE_LOG_FORMAT", "json", "json or console", false, func(c *Config, v string) error { c.LogFormat = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
 func tokenSetting(role scim.Role) func(*Config, string) error {
@@ -222,13 +224,10 @@ func parseRoles(v string) ([]mapping.Role, error) {
 
 // loadConfig reads flags, then the environment for every flag not given, then defaults.
 // Secrets also come from ENV_FILE. Every problem is reported, not just the first.
+// It returns flag.ErrHelp for -h and --help; configUsage prints the flags then.
 func loadConfig(name string, args []string, getenv func(string) string) (Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs, vals := configFlags(name)
 	fs.SetOutput(discard{})
-	vals := make([]*string, len(settings))
-	for i, s := range settings {
-		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
-	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -272,6 +271,32 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 		c.DomoAccessTokenFile = getenv("SCIMBRIDGE_DOMO_ACCESS_TOKEN_FILE")
 	}
 	return c, errors.Join(errs...)
+}
+
+// configFlags is the flag set of serve and check: one string flag per setting, whose help
+// names its environment variable and default.
+func configFlags(name string) (*flag.FlagSet, []*string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	vals := make([]*string, len(settings))
+	for i, s := range settings {
+		help := fmt.Sprintf("%s (env %s", s.help, s.env)
+		if s.secret {
+			help += " or " + s.env + "_FILE"
+		}
+		if s.def != "" {
+			help += fmt.Sprintf(", default %q", s.def)
+		}
+		vals[i] = fs.String(s.flag, "", help+")")
+	}
+	return fs, vals
+}
+
+// configUsage prints what serve and check accept, for -h.
+func configUsage(name, does string, w io.Writer) {
+	fs, _ := configFlags(name)
+	fs.SetOutput(w)
+	fmt.Fprintf(w, "Usage: scimbridge %s [flags]\n\n%s\n\nEvery flag may instead be set by its environment variable; a flag wins over the variable.\n\nFlags:\n", name, does)
+	fs.PrintDefaults()
 }
 
 func hasRole(ts []scim.Token, r scim.Role) bool {
@@ -327,6 +352,7 @@ func (c Config) Validate() error {
 		{(c.TLSCert == "") != (c.TLSKey == ""), "SCIMBRIDGE_TLS_CERT and SCIMBRIDGE_TLS_KEY go together"},
 		{c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http"), "SCIMBRIDGE_BASE_URL must be an absolute http(s) URL"},
 		{c.LogFormat != "json" && c.LogFormat != "console", "SCIMBRIDGE_LOG_FORMAT must be json or console"},
+		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel), fmt.Sprintf("SCIMBRIDGE_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)},
 	}
 	roles := mapping.NewRoles(c.Roles)
 	if _, ok := roles.Lookup(c.DefaultRole); !ok {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,5 +182,36 @@ func TestInstanceSettings(t *testing.T) {
 		if tc.name == "both" && (cfg.DomoInstanceURL != "https://acme.domo.com" || cfg.DomoInstanceRateLimit != 3000 || cfg.DomoMembershipBatch != 100) {
 			t.Errorf("defaults: %+v", cfg)
 		}
+	}
+}
+
+// Issue 12, CLI: serve -h and check -h print their flags and succeed; an unknown log level is
+// a configuration error, like an unknown log format.
+func TestCommandHelpAndLogLevel(t *testing.T) {
+	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--help"}, {"check", "-h"}} {
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), append([]string{"scimbridge"}, args...), func(string) string { return "" }, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		out := stdout.String()
+		for _, want := range []string{"Usage: scimbridge " + args[0], "-log-level", "SCIMBRIDGE_LOG_LEVEL", "-token", "SCIMBRIDGE_TOKEN_FILE", `default ":8080"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	env := map[string]string{
+		"SCIMBRIDGE_TOKEN": "okta:0123456789abcdef0123", "SCIMBRIDGE_DOMO_CLIENT_ID": "cid", "SCIMBRIDGE_DOMO_CLIENT_SECRET": "secret",
+		"SCIMBRIDGE_LOG_LEVEL": "verbose", "SCIMBRIDGE_STATE": filepath.Join(t.TempDir(), "s.db"),
+	}
+	err := run(context.Background(), []string{"scimbridge", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `SCIMBRIDGE_LOG_LEVEL "verbose" must be debug, info, warn or error`) {
+		t.Fatalf("serve with an unknown log level: %v", err)
+	}
+	env["SCIMBRIDGE_LOG_LEVEL"] = " WARN "
+	cfg, err := loadConfig("serve", nil, func(k string) string { return env[k] })
+	if err != nil || cfg.Validate() != nil || cfg.LogLevel != "warn" {
+		t.Fatalf("log level WARN: %v %v %q", err, cfg.Validate(), cfg.LogLevel)
 	}
 }

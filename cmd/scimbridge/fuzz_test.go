@@ -147,6 +147,13 @@ func fzSeeds(f *testing.F) []fzSeed {
 		fzSeed{fzMethod(http.MethodDelete), "/Groups/99999999999999999999", nil},
 		fzSeed{fzMethod(http.MethodPost), "/Users/.search", []byte(`{"filter":"userName sw \"a\"","startIndex":1,"count":2}`)},
 		fzSeed{fzMethod(http.MethodPut), "/Groups/{gid}", []byte(`{"displayName":"Team {gid}","members":[{"value":"{uid}"}]}`)},
+		fzSeed{fzMethod(http.MethodPost), "/.search", []byte(`{"filter":"displayName pr","sortBy":"displayName","startIndex":2,"count":3}`)},
+		fzSeed{fzMethod(http.MethodGet), "/Users?cursor=&count=1&sortBy=userName", nil},
+		fzSeed{fzMethod(http.MethodPost), "/Bulk", []byte(`{"failOnErrors":2,"Operations":[` +
+			`{"method":"POST","path":"/Users","bulkId":"b1","data":{"userName":"bulk.fuzz@example.com"}},` +
+			`{"method":"PATCH","path":"/Groups/{gid}","data":{"Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:b1"}]}]}},` +
+			`{"method":"PUT","path":"/Users/bulkId:b2","data":{"userName":"x"}},` +
+			`{"method":"DELETE","path":"/Users/bulkId:b1"}]}`)},
 	)
 	return seeds
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -29,6 +30,10 @@ import (
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig("serve", args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		configUsage("serve", "Serves SCIM 2.0 under /scim/v2 in front of a Domo tenant.", stdout)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
@@ -149,6 +154,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Admin:          b,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RoleNames:      b.RoleNames,
 	})
 
 	// Requests run on a context of their own, not ctx: a SIGTERM stops new connections but

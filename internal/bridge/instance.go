@@ -299,11 +299,4 @@ func isCapability(err error) bool { return errors.Is(err, domo.ErrCapability) }
 // RoleNames lists the roles a user may be given, by id: the configured catalogue plus, once
 // the roles capability listed them, the tenant's own. SCIM discovery declares them as the
 // canonical values of roles[].value (a role's id is accepted too).
-func (b *Bridge) RoleNames() []string {
-	list := b.roleCatalogue().List()
-	out := make([]string, len(list))
-	for i, r := range list {
-		out[i] = r.Name
-	}
-	return out
-}
+func (b *Bridge) RoleNames() []string { return b.roleCatalogue().Names() }

@@ -3,6 +3,7 @@ package bridge
 import (
 	"cmp"
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 
@@ -25,7 +26,13 @@ func (s *Users) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 	from := max(q.StartIndex-1, 0)
 	var window []*index.User
 	total := 0
+	var earlier, more bool
 	switch lookups, indexed := candidates(q.Filter); {
+	case q.Cursor != nil:
+		var err error
+		if window, total, earlier, more, err = b.usersByCursor(q, opt); err != nil {
+			return scim.Page{}, err
+		}
 	case q.Filter == nil && q.SortBy == nil:
 		window, total = b.index.UserPage(from, q.Count)
 	case indexed:
@@ -64,7 +71,7 @@ func (s *Users) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 		})
 		window, total = b.sortUsers(matched, q, opt)
 	}
-	page := scim.Page{TotalResults: total, Resources: make([]scim.Attributes, 0, len(window))}
+	page := scim.Page{TotalResults: total, Resources: make([]scim.Attributes, 0, len(window)), Earlier: earlier, More: more}
 	for _, u := range window {
 		mu := u.SCIM()
 		mu.Groups = b.groupRefs(u.ID, opt)
@@ -73,9 +80,65 @@ func (s *Users) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 	return page, nil
 }
 
+// usersByCursor answers a cursor query (RFC 9865): a keyset on the listing order (sortBy,
+// then id), so that writes between two pages neither skip nor repeat a user. Without filter
+// and sortBy it is two binary searches in the index's order.
+func (b *Bridge) usersByCursor(q scim.Query, opt mapping.Options) (window []*index.User, total int, earlier, more bool, err error) {
+	var after int64
+	if q.Cursor.ID != "" {
+		if after, err = strconv.ParseInt(q.Cursor.ID, 10, 64); err != nil {
+			return nil, 0, false, false, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidCursor, "cursor: not a cursor this server issued; start again without one")
+		}
+	}
+	if q.Filter == nil && q.SortBy == nil {
+		var from int
+		if q.Cursor.ID == "" {
+			window, total = b.index.UserPage(0, q.Count)
+		} else {
+			window, from, total = b.index.UsersAround(after, q.Cursor.Before, q.Count)
+		}
+		return window, total, from > 0, from+len(window) < total, nil
+	}
+	var matched []*index.User
+	v := b.newUserView(opt)
+	if lookups, indexed := candidates(q.Filter); indexed {
+		for _, l := range lookups {
+			for _, u := range b.index.LookupUsers(l.Key, l.Value) {
+				if v.of(u).matches(q.Filter) {
+					matched = append(matched, u)
+				}
+			}
+		}
+		slices.SortFunc(matched, func(x, y *index.User) int { return cmp.Compare(x.ID, y.ID) })
+		matched = slices.CompactFunc(matched, func(x, y *index.User) bool { return x.ID == y.ID })
+	} else {
+		b.index.Users(func(u *index.User) bool {
+			if v.of(u).matches(q.Filter) {
+				matched = append(matched, u)
+			}
+			return true
+		})
+	}
+	b.sortMatched(matched, q, opt)
+	order := q.CursorCompare()
+	from, to, earlier, more := q.CursorWindow(len(matched), func(i int) int {
+		if c := order(v.of(matched[i])); c != 0 {
+			return c
+		}
+		return cmp.Compare(matched[i].ID, after)
+	})
+	return matched[from:to], len(matched), earlier, more, nil
+}
+
 // sortUsers orders matched (in id order) by q.SortBy when given, and returns the page of it q
 // asks for and the total. Each user is expanded once for the sort, not at every comparison.
 func (b *Bridge) sortUsers(matched []*index.User, q scim.Query, opt mapping.Options) ([]*index.User, int) {
+	b.sortMatched(matched, q, opt)
+	return pageOf(matched, q), len(matched)
+}
+
+// sortMatched orders matched (in id order) by q.SortBy, when given, in place.
+func (b *Bridge) sortMatched(matched []*index.User, q scim.Query, opt mapping.Options) {
 	if q.SortBy != nil && len(matched) > 1 {
 		v := b.newUserView(opt)
 		items := make([]sortKeyed, len(matched))
@@ -89,7 +152,6 @@ func (b *Bridge) sortUsers(matched []*index.User, q scim.Query, opt mapping.Opti
 			matched[i] = keyed[i].u
 		}
 	}
-	return pageOf(matched, q), len(matched)
 }
 
 // pageOf is the part of all that q's startIndex and count select.
@@ -354,6 +416,24 @@ func (s *Groups) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 	}
 	window := pageOf(matched, q)
 	page := scim.Page{TotalResults: len(matched), Resources: make([]scim.Attributes, 0, len(window))}
+	if q.Cursor != nil {
+		var after int64
+		if q.Cursor.ID != "" {
+			var err error
+			if after, err = strconv.ParseInt(q.Cursor.ID, 10, 64); err != nil {
+				return scim.Page{}, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidCursor, "cursor: not a cursor this server issued; start again without one")
+			}
+		}
+		order := q.CursorCompare()
+		var from, to int
+		from, to, page.Earlier, page.More = q.CursorWindow(len(matched), func(i int) int {
+			if c := order(groupResource{matched[i], b}); c != 0 {
+				return c
+			}
+			return cmp.Compare(matched[i].ID, after)
+		})
+		window = matched[from:to]
+	}
 	for _, g := range window {
 		mg := g.Group
 		mg.Members = nil

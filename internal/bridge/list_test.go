@@ -594,10 +594,10 @@ func TestGroupListThroughHTTP(t *testing.T) {
 			}
 		}
 	}
-	// Lists leave members out unless asked (the issue: no member expansion unless asked).
+	// Lists return members by default (RFC 7643 §4.2: returned "default"), from the index.
 	a := srv.list("GET", "/scim/v2/Groups?filter="+url.QueryEscape(`displayName eq "Sales"`), "")
-	if a.resources[0]["members"] != nil {
-		t.Fatalf("members listed without being asked: %v", a.resources[0]["members"])
+	if ms, _ := a.resources[0]["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["value"] != ada {
+		t.Fatalf("members not listed by default: %v", a.resources[0]["members"])
 	}
 	a = srv.list("GET", "/scim/v2/Groups?attributes=displayName,members&filter="+url.QueryEscape(`displayName eq "Sales"`), "")
 	if ms, _ := a.resources[0]["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["value"] != ada {

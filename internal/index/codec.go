@@ -13,7 +13,8 @@ import (
 // at offset h/2 of the encoding, an earlier occurrence (the Domo login that repeats userName,
 // name.formatted that repeats displayName, a role's display that repeats its value). A list is
 // a uvarint count and the elements, each a byte of flags saying which sub-attributes follow
-// (and primary). A time is a zig-zag varint of Unix seconds and a uvarint of nanoseconds, read
+// (and primary: true, or false as written); an address's flags are a uvarint, as they need
+// nine bits. A time is a zig-zag varint of Unix seconds and a uvarint of nanoseconds, read
 // back in UTC, as responses show it.
 //
 // Snapshots store the encoding as is, so tags are append-only; a change of meaning needs a new
@@ -136,6 +137,7 @@ const (
 	multiDisplay
 	multiType
 	multiPrimary
+	multiPrimaryFalse // "primary": false as the client wrote it
 )
 
 const (
@@ -147,11 +149,13 @@ const (
 	addrCountry
 	addrType
 	addrPrimary
+	addrPrimaryFalse // needs a ninth bit: address flags are a uvarint
 )
 
 type encoder struct {
-	buf  []byte
-	seen []span // strings written literally, for back-references
+	buf     []byte
+	seen    []span          // strings written literally, for back-references
+	seenIdx map[string]span // the same, by content, once there are many
 }
 
 type span struct{ off, n int }
@@ -166,20 +170,50 @@ func (e *encoder) uvarint(v uint64) {
 	e.buf = append(e.buf, byte(v))
 }
 
+// seenScan is how many distinct strings the encoder compares one by one; past it, it keeps a
+// map, so that a user with thousands of values encodes in linear time.
+const seenScan = 16
+
 // s writes a string value, as a back-reference when an equal string was written before.
 func (e *encoder) s(s string) {
-	for _, sp := range e.seen {
-		if sp.n == len(s) && string(e.buf[sp.off:sp.off+sp.n]) == s {
-			e.uvarint(uint64(sp.off)<<1 | 1)
-			e.uvarint(uint64(sp.n))
-			return
-		}
+	sp, found := e.lookup(s)
+	if found {
+		e.uvarint(uint64(sp.off)<<1 | 1)
+		e.uvarint(uint64(sp.n))
+		return
 	}
 	e.uvarint(uint64(len(s)) << 1)
 	if len(s) > 0 {
-		e.seen = append(e.seen, span{len(e.buf), len(s)})
+		sp := span{len(e.buf), len(s)}
+		e.seen = append(e.seen, sp)
+		if e.seenIdx != nil {
+			e.seenIdx[s] = sp
+		}
 	}
 	e.buf = append(e.buf, s...)
+}
+
+// lookup finds an earlier occurrence of s.
+func (e *encoder) lookup(s string) (span, bool) {
+	if e.seenIdx == nil && len(e.seen) > seenScan {
+		e.seenIdx = make(map[string]span, 2*len(e.seen))
+		for _, sp := range e.seen {
+			k := string(e.buf[sp.off : sp.off+sp.n])
+			if _, dup := e.seenIdx[k]; !dup {
+				e.seenIdx[k] = sp
+			}
+		}
+	}
+	if e.seenIdx != nil {
+		sp, ok := e.seenIdx[s]
+		return sp, ok
+	}
+	for _, sp := range e.seen {
+		if sp.n == len(s) && string(e.buf[sp.off:sp.off+sp.n]) == s {
+			return sp, true
+		}
+	}
+	return span{}, false
 }
 
 func (e *encoder) str(t tag, s string) {
@@ -209,6 +243,9 @@ func (e *encoder) multis(t tag, list []mapping.Multi) {
 		if m.Primary {
 			f |= multiPrimary
 		}
+		if m.PrimaryFalse {
+			f |= multiPrimaryFalse
+		}
 		e.buf = append(e.buf, f)
 		for _, s := range [...]string{m.Value, m.Display, m.Type} {
 			if s != "" {
@@ -227,7 +264,7 @@ func (e *encoder) addresses(list []mapping.Address) {
 	for i := range list {
 		a := &list[i]
 		parts := [...]string{a.Formatted, a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country, a.Type}
-		var f byte
+		var f uint64
 		for j, s := range parts {
 			if s != "" {
 				f |= 1 << j
@@ -236,7 +273,10 @@ func (e *encoder) addresses(list []mapping.Address) {
 		if a.Primary {
 			f |= addrPrimary
 		}
-		e.buf = append(e.buf, f)
+		if a.PrimaryFalse {
+			f |= addrPrimaryFalse
+		}
+		e.uvarint(f)
 		for _, s := range parts {
 			if s != "" {
 				e.s(s)
@@ -365,6 +405,7 @@ func (d *decoder) multis(dst []mapping.Multi) []mapping.Multi {
 			m.Type = d.str()
 		}
 		m.Primary = f&multiPrimary != 0
+		m.PrimaryFalse = f&multiPrimaryFalse != 0
 		dst = append(dst, m)
 	}
 	return dst
@@ -387,7 +428,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 		dst = append(make([]mapping.Address, 0, len(dst)+n), dst...)
 	}
 	for range n {
-		f := d.byte()
+		f := d.uvarint()
 		var a mapping.Address
 		for j, p := range [...]*string{&a.Formatted, &a.StreetAddress, &a.Locality, &a.Region, &a.PostalCode, &a.Country, &a.Type} {
 			if f&(1<<j) != 0 {
@@ -395,6 +436,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 			}
 		}
 		a.Primary = f&addrPrimary != 0
+		a.PrimaryFalse = f&addrPrimaryFalse != 0
 		dst = append(dst, a)
 	}
 	return dst
@@ -402,7 +444,7 @@ func (d *decoder) addresses(dst []mapping.Address) []mapping.Address {
 
 func (d *decoder) skipAddresses() {
 	for range d.count() {
-		f := d.byte()
+		f := d.uvarint()
 		for j := range 7 {
 			if f&(1<<j) != 0 {
 				d.str()

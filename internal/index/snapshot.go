@@ -11,7 +11,7 @@ import (
 // changes whenever the encoding of users (codec.go) or of this file does.
 const (
 	snapshotMagic   = "scimbridge-index\x00"
-	snapshotVersion = 1
+	snapshotVersion = 2 // 2: primary false kept, address flags a uvarint
 )
 
 // ErrSnapshotFormat reports a snapshot this version cannot read: written by another version,

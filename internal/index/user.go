@@ -47,7 +47,7 @@ func (u *User) Size() int { return len(u.data) }
 func NewUser(u mapping.User, domoEmail string) User {
 	e := encoders.Get().(*encoder)
 	defer func() {
-		e.buf, e.seen = e.buf[:0], e.seen[:0]
+		e.buf, e.seen, e.seenIdx = e.buf[:0], e.seen[:0], nil
 		encoders.Put(e)
 	}()
 	// Strings first, those filters read most at the front: a scan looks one up by walking

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func fullUser(id int64) mapping.User {
 		Timezone: "Europe/London", Active: false,
 		Emails: []mapping.Multi{
 			{Value: "Ada.Lovelace@example.com", Type: "work", Primary: true},
-			{Value: "ada@home.example", Type: "home"},
+			{Value: "ada@home.example", Type: "home", PrimaryFalse: true},
 			{Display: "no value"},
 		},
 		PhoneNumbers:     []mapping.Multi{{Value: "+44 20 7946 0000", Type: "work"}, {Value: "+44 7700 900000", Type: "mobile", Primary: true}},
@@ -36,7 +37,7 @@ func fullUser(id int64) mapping.User {
 		Addresses: []mapping.Address{
 			{Formatted: "12 St James's Square, London", StreetAddress: "12 St James's Square", Locality: "London",
 				Region: "Greater London", PostalCode: "SW1Y 4JH", Country: "GB", Type: "work", Primary: true},
-			{Locality: "Ockham", Type: "home"},
+			{Locality: "Ockham", Type: "home", PrimaryFalse: true},
 		},
 		Enterprise: mapping.Enterprise{EmployeeNumber: "E-1815", CostCenter: "CC1", Organization: "Babbage & Co",
 			Division: "Engines", Department: "Mathematics", Manager: mapping.Manager{Value: "1791", DisplayName: "Charles Babbage"}},
@@ -179,5 +180,22 @@ func TestFoldKeyIsEqualFold(t *testing.T) {
 	}
 	if s := "already.lower@example.com"; foldKey(s) != s || unsafe.StringData(foldKey(s)) != unsafe.StringData(s) {
 		t.Error("a lower-case ASCII key is not the string itself")
+	}
+}
+
+// A user with thousands of values encodes in linear time (the back-references are found by a
+// map past a few strings) and decodes to itself, repeats shared.
+func TestUserEncodingManyValues(t *testing.T) {
+	u := fullUser(7)
+	u.PhoneNumbers = nil
+	for i := range 5000 {
+		u.PhoneNumbers = append(u.PhoneNumbers, mapping.Multi{Value: fmt.Sprintf("+1 555 %07d", i), Type: fmt.Sprintf("t%d", i%7), PrimaryFalse: i%2 == 0})
+	}
+	e := NewUser(u, "ada@example.com")
+	var back mapping.User
+	e.Expand(&back)
+	sameUser(t, back, u)
+	if e.Size() > 5000*(len("+1 555 0000000")+8) {
+		t.Fatalf("%d bytes: the repeated types are not shared", e.Size())
 	}
 }

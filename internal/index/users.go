@@ -228,6 +228,29 @@ func (ix *Index) UserPage(offset, limit int) ([]*User, int) {
 	return slices.Clone(ix.st.order[offset:min(offset+limit, total)]), total
 }
 
+// UsersAround returns, in listing order, up to limit users right after the user with id after
+// (before it, when back is set) by id, whether or not that user still exists, with the
+// position of the first one in the order and the total count, all read at one instant: the
+// keyset a pagination cursor resumes from, found by binary search rather than a scan.
+func (ix *Index) UsersAround(id int64, back bool, limit int) (users []*User, from, total int) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	order := ix.st.order
+	total = len(order)
+	// i: the first user whose id is at least id (above id when going forward).
+	i, found := slices.BinarySearchFunc(order, id, func(u *User, id int64) int { return cmp.Compare(u.ID, id) })
+	to := i
+	if !back {
+		if found {
+			i++
+		}
+		from, to = i, min(total, i+max(limit, 0))
+	} else {
+		from = max(0, to-max(limit, 0))
+	}
+	return slices.Clone(order[from:to]), from, total
+}
+
 // UserCount is the number of users.
 func (ix *Index) UserCount() int {
 	ix.mu.RLock()

@@ -69,10 +69,10 @@ func TestUserFromAttributesLenient(t *testing.T) {
 					t.Errorf("%+v %+v", u.Emails, u.PhoneNumbers)
 				}
 			}},
-		{"empty elements dropped, explicit false primary", map[string]any{"userName": "a@b.co",
+		{"empty elements dropped, explicit false primary kept", map[string]any{"userName": "a@b.co",
 			"emails": []any{map[string]any{}, map[string]any{"value": "", "primary": false}, map[string]any{"value": "x", "primary": false}}},
 			func(t *testing.T, u User) {
-				if !slices.Equal(u.Emails, []Multi{{Value: "x"}}) {
+				if !slices.Equal(u.Emails, []Multi{{Value: "x", PrimaryFalse: true}}) {
 					t.Errorf("%+v", u.Emails)
 				}
 			}},

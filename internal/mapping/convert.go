@@ -70,6 +70,25 @@ func getBool(m map[string]any, key, attr string, def bool) (bool, error) {
 	return false, valueErr(attr, "must be a boolean")
 }
 
+// getPrimary reads the primary sub-attribute of an element: true, false as written, or absent.
+func getPrimary(el map[string]any, attr string) (primary, primaryFalse bool, err error) {
+	if _, ok := get(el, "primary"); !ok {
+		return false, false, nil
+	}
+	b, err := getBool(el, "primary", attr, false)
+	return b, err == nil && !b, err
+}
+
+// putPrimary writes primary as the client wrote it: true, false, or not at all.
+func putPrimary(m map[string]any, primary, primaryFalse bool) {
+	switch {
+	case primary:
+		m["primary"] = true
+	case primaryFalse:
+		m["primary"] = false
+	}
+}
+
 // getObject reads a complex attribute.
 func getObject(m map[string]any, key, attr string) (map[string]any, error) {
 	v, ok := get(m, key)
@@ -129,13 +148,13 @@ func getMultis(m map[string]any, key, attr string) ([]Multi, error) {
 			if x.Type, err = getString(el, "type", attr); err != nil {
 				return nil, err
 			}
-			if x.Primary, err = getBool(el, "primary", attr, false); err != nil {
+			if x.Primary, x.PrimaryFalse, err = getPrimary(el, attr); err != nil {
 				return nil, err
 			}
 		default:
 			return nil, valueErr(attr, "elements must be objects")
 		}
-		if x != (Multi{}) {
+		if x != (Multi{PrimaryFalse: x.PrimaryFalse}) { // primary:false alone says nothing
 			out = append(out, x)
 		}
 	}
@@ -172,10 +191,10 @@ func getAddresses(m map[string]any) ([]Address, error) {
 				return nil, err
 			}
 		}
-		if a.Primary, err = getBool(el, "primary", attr, false); err != nil {
+		if a.Primary, a.PrimaryFalse, err = getPrimary(el, attr); err != nil {
 			return nil, err
 		}
-		if a != (Address{}) {
+		if a != (Address{PrimaryFalse: a.PrimaryFalse}) {
 			out = append(out, a)
 		}
 	}
@@ -201,9 +220,7 @@ func multisAttr(list []Multi) []any {
 		putString(o, "value", e.Value)
 		putString(o, "display", e.Display)
 		putString(o, "type", e.Type)
-		if e.Primary {
-			o["primary"] = true
-		}
+		putPrimary(o, e.Primary, e.PrimaryFalse)
 		out = append(out, o)
 	}
 	return out
@@ -220,9 +237,7 @@ func addressesAttr(list []Address) []any {
 		putString(o, "postalCode", a.PostalCode)
 		putString(o, "country", a.Country)
 		putString(o, "type", a.Type)
-		if a.Primary {
-			o["primary"] = true
-		}
+		putPrimary(o, a.Primary, a.PrimaryFalse)
 		out = append(out, o)
 	}
 	return out

@@ -118,3 +118,14 @@ func (r *Roles) List() []Role {
 	slices.SortFunc(out, func(a, b Role) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// Names lists the role names, system roles first, then custom roles, each group by id: what
+// SCIM discovery declares as the canonical values of roles[].value.
+func (r *Roles) Names() []string {
+	roles := r.List()
+	names := make([]string, len(roles))
+	for i, role := range roles {
+		names[i] = role.Name
+	}
+	return names
+}

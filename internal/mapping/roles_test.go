@@ -1,6 +1,9 @@
 package mapping
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestRolesCatalogue(t *testing.T) {
 	r := NewRoles([]Role{
@@ -72,5 +75,16 @@ func TestRolesWith(t *testing.T) {
 	}
 	if l := r.List(); len(l) != 7 || l[0].ID != 1 || l[6].ID != 300 {
 		t.Fatalf("list %+v", l)
+	}
+}
+
+func TestRoleNames(t *testing.T) {
+	r := NewRoles([]Role{{ID: 2097317660, Name: "Report Viewer"}, {ID: 900, Name: "admin"}})
+	want := []string{"Admin", "Privileged", "Editor", "Participant", "Social", "Report Viewer"}
+	if got := r.Names(); !slices.Equal(got, want) {
+		t.Fatalf("Names() = %q; want %q", got, want)
+	}
+	if got := (*Roles)(nil).Names(); len(got) != 5 {
+		t.Fatalf("nil Roles: %q", got)
 	}
 }

@@ -52,6 +52,9 @@ type Multi struct {
 	Display string `json:"display,omitempty"`
 	Type    string `json:"type,omitempty"`
 	Primary bool   `json:"primary,omitempty"`
+	// PrimaryFalse records that the client wrote "primary": false, which a read gives back as
+	// written (RFC 7643 §2.4); it is never set together with Primary.
+	PrimaryFalse bool `json:"primaryFalse,omitempty"`
 }
 
 // Address is an element of addresses.
@@ -64,6 +67,7 @@ type Address struct {
 	Country       string `json:"country,omitempty"`
 	Type          string `json:"type,omitempty"`
 	Primary       bool   `json:"primary,omitempty"`
+	PrimaryFalse  bool   `json:"primaryFalse,omitempty"` // as Multi.PrimaryFalse
 }
 
 // GroupRef is an element of a user's read-only groups attribute.

@@ -191,7 +191,8 @@ func nameValues(n *Name, sub string) []any {
 	return nil
 }
 
-// multiValues yields primary only where it is true, as the resource shows it.
+// multiValues yields primary where the element has one (true, or false as the client wrote
+// it), as the resource shows it.
 func multiValues(list []Multi, sub string) []any {
 	if len(list) == 0 {
 		return nil
@@ -206,18 +207,14 @@ func multiValues(list []Multi, sub string) []any {
 			putString(o, "value", m.Value)
 			putString(o, "display", m.Display)
 			putString(o, "type", m.Type)
-			if m.Primary {
-				o["primary"] = true
-			}
+			putPrimary(o, m.Primary, m.PrimaryFalse)
 			out[i] = o
 		}
 		return out
 	case "primary":
 		var out []any
 		for i := range list {
-			if list[i].Primary {
-				out = append(out, true)
-			}
+			out = appendPrimary(out, list[i].Primary, list[i].PrimaryFalse)
 		}
 		return out
 	case "value":
@@ -257,9 +254,7 @@ func addressValues(list []Address, sub string) []any {
 			putString(o, "postalcode", a.PostalCode)
 			putString(o, "country", a.Country)
 			putString(o, "type", a.Type)
-			if a.Primary {
-				o["primary"] = true
-			}
+			putPrimary(o, a.Primary, a.PrimaryFalse)
 			out[i] = o
 		}
 		return out
@@ -284,9 +279,7 @@ func addressValues(list []Address, sub string) []any {
 		case "type":
 			s = a.Type
 		case "primary":
-			if a.Primary {
-				out = append(out, true)
-			}
+			out = appendPrimary(out, a.Primary, a.PrimaryFalse)
 			continue
 		default:
 			return nil
@@ -444,20 +437,34 @@ func (u *User) StringValue(key, sub string) (string, bool) {
 // Values(attribute, "") holds under sub, so that a scan builds no map per element.
 
 // elementValues is Values for an element whose StringValue s answers every key but primary.
-func elementValues(key string, primary bool, s string) []any {
+func elementValues(key string, primary, primaryFalse bool, s string) []any {
 	if key != "primary" {
 		return one(s)
 	}
-	if primary {
+	switch {
+	case primary:
 		return valsTrue
+	case primaryFalse:
+		return valsFalse
 	}
 	return nil
+}
+
+// appendPrimary appends an element's primary as it reads: true, false as written, or nothing.
+func appendPrimary(out []any, primary, primaryFalse bool) []any {
+	switch {
+	case primary:
+		return append(out, true)
+	case primaryFalse:
+		return append(out, false)
+	}
+	return out
 }
 
 // Values answers for sub-attribute key of the element.
 func (m *Multi) Values(key, _ string) []any {
 	s, _ := m.StringValue(key, "")
-	return elementValues(key, m.Primary, s)
+	return elementValues(key, m.Primary, m.PrimaryFalse, s)
 }
 
 // StringValue is Values without allocating; false for primary.
@@ -478,7 +485,7 @@ func (m *Multi) StringValue(key, _ string) (string, bool) {
 // Values answers for sub-attribute key of the address.
 func (a *Address) Values(key, _ string) []any {
 	s, _ := a.StringValue(key, "")
-	return elementValues(key, a.Primary, s)
+	return elementValues(key, a.Primary, a.PrimaryFalse, s)
 }
 
 // StringValue is Values without allocating; false for primary.

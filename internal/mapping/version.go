@@ -19,6 +19,7 @@ func (u *User) Version() string {
 			m := &list[i]
 			h.strs(m.Value, m.Display, m.Type)
 			h.bool(m.Primary)
+			h.bool(m.PrimaryFalse)
 		}
 	}
 	h.int(int64(len(u.Addresses)))
@@ -26,6 +27,7 @@ func (u *User) Version() string {
 		a := &u.Addresses[i]
 		h.strs(a.Formatted, a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country, a.Type)
 		h.bool(a.Primary)
+		h.bool(a.PrimaryFalse)
 	}
 	e := &u.Enterprise
 	h.strs(e.EmployeeNumber, e.CostCenter, e.Organization, e.Division, e.Department,

@@ -21,13 +21,19 @@ type Quirks []string
 //   - an empty array is kept as an empty []any: a PUT with "members":[] means "no members",
 //     which the caller must not mistake for "members not given";
 //   - unknown attributes and readOnly ones (id, meta, groups, manager.displayName) are dropped;
-//     "schemas" is optional, must be an array of strings when present, and is not returned;
+//   - "schemas" is optional; when present it must be an array of strings naming rt's core
+//     schema and nothing but rt's schemas and the IdP URNs in idpSchemaURNs (ignored); it is
+//     not returned;
+//   - every value has its attribute's type (see coercer): a number for a string, a string or an
+//     object for a list are refused; multi-valued attributes hold at most MaxMultiValues (a group's members MaxGroupMembers)
+//     values, exact duplicates collapse and at most one is primary (settleList);
 //   - the writeOnly password is kept (the bridge decides what to do with it);
 //   - IdP quirks are normalised and reported (see coercer).
 //
 // Errors are *Error with status 400: invalidSyntax for a body that is not one JSON object or
-// names an attribute twice, invalidValue for a value of the wrong type or a required attribute
-// (userName, a group's displayName) missing or empty.
+// names an attribute twice, invalidValue for a value of the wrong type, a schemas list that
+// does not fit rt, more than one primary value, or a required attribute (userName, a group's
+// displayName) missing or empty, tooMany for more than MaxMultiValues values.
 func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 	var raw any
 	if err := decodeStrict(body, &raw); err != nil {
@@ -45,7 +51,7 @@ func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 	for _, k := range keysSorted(obj) {
 		v := obj[k]
 		if strings.EqualFold(k, "schemas") {
-			if err := checkSchemasList(v); err != nil {
+			if err := checkResourceSchemas(rt, v); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -71,6 +77,9 @@ func DecodeResource(rt *ResourceType, body []byte) (Attributes, Quirks, error) {
 		if m, ok := out[ext.ID].(map[string]any); ok && len(m) == 0 {
 			delete(out, ext.ID)
 		}
+	}
+	if err := settleLists(rt, out); err != nil {
+		return nil, nil, err
 	}
 	if err := checkRequiredAttrs(rt, out); err != nil {
 		return nil, nil, err
@@ -160,6 +169,70 @@ func checkSchemasList(v any) *Error {
 		}
 	}
 	return nil
+}
+
+// settleLists runs settleList on every multi-valued attribute of a decoded resource.
+func settleLists(rt *ResourceType, out Attributes) *Error {
+	settle := func(attrs schema.Attributes, container map[string]any, prefix string) *Error {
+		for _, a := range attrs {
+			list, ok := container[a.Name()].([]any)
+			if !ok || !a.MultiValued() {
+				continue
+			}
+			settled, err := settleList(a, list, prefix+a.Name())
+			if err != nil {
+				return err
+			}
+			container[a.Name()] = settled
+		}
+		return nil
+	}
+	if err := settle(rt.Schema.Attributes, out, ""); err != nil {
+		return err
+	}
+	for _, ext := range rt.Extensions {
+		if m, ok := out[ext.ID].(map[string]any); ok {
+			if err := settle(ext.Attributes, m, ext.ID+":"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkResourceSchemas checks the schemas list of a POST or PUT body against rt (RFC 7643 §3):
+// absent or empty is tolerated; otherwise it must name rt's core schema, and every URN in it
+// must be rt's core schema, one of rt's extensions, or an IdP URN known to carry nothing the
+// bridge serves (ignored).
+func checkResourceSchemas(rt *ResourceType, v any) *Error {
+	if err := checkSchemasList(v); err != nil {
+		return err
+	}
+	arr, _ := v.([]any)
+	core := false
+	for _, e := range arr {
+		urn := e.(string)
+		switch _, isExt := rt.IsExtension(urn); {
+		case strings.EqualFold(urn, rt.Schema.ID):
+			core = true
+		case isExt:
+		case idpSchemaURNs[strings.ToLower(urn)] == rt:
+		default:
+			return BadRequest(TypeInvalidValue, "schemas: %q is not a schema of a %s (want %s%s)", clipDetail(urn), rt.Name, rt.Schema.ID, extList(rt))
+		}
+	}
+	if len(arr) > 0 && !core {
+		return BadRequest(TypeInvalidValue, "schemas must include %q", rt.Schema.ID)
+	}
+	return nil
+}
+
+func extList(rt *ResourceType) string {
+	s := ""
+	for _, e := range rt.Extensions {
+		s += " or " + e.ID
+	}
+	return s
 }
 
 // checkRequiredAttrs reports the first required, client-writable attribute that is absent or empty.

@@ -3,6 +3,7 @@ package scim
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/elimity-com/scim/schema"
 	"github.com/go-chi/chi/v5"
@@ -11,9 +12,25 @@ import (
 // discovery serves /ServiceProviderConfig, /ResourceTypes and /Schemas (RFC 7644 §4) from the
 // same schema definitions the bridge validates and filters with.
 type discovery struct {
-	types      []*ResourceType
-	maxResults int
-	maxBody    int64
+	types         []*ResourceType
+	maxResults    int
+	maxBody       int64
+	bulkMaxOps    int
+	cursorTimeout time.Duration
+	roleNames     func() []string // canonical values of roles[].value; nil declares none
+}
+
+// noFilter refuses a filter on the discovery endpoints, which do not filter (RFC 7644 §4:
+// "If a filter is provided, the service provider SHOULD respond with HTTP status code 403"),
+// so that a client never takes an unfiltered answer for a filtered one.
+func noFilter(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if queryParam(r.URL.Query(), "filter") != "" {
+			writeError(w, r, Errorf(http.StatusForbidden, "", "the discovery endpoints do not filter"))
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (d *discovery) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
@@ -22,11 +39,21 @@ func (d *discovery) serviceProviderConfig(w http.ResponseWriter, r *http.Request
 		"schemas":          []string{URNSPConfig},
 		"documentationUri": "https://github.com/scimbridge/scimbridge#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": d.bulkMaxOps, "maxPayloadSize": d.maxBody},
 		"filter":           map[string]any{"supported": true, "maxResults": d.maxResults},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		// RFC 9865: cursors are keysets on the index's stable order; startIndex stays the
+		// default, as Okta and Entra page by index.
+		"pagination": map[string]any{
+			"cursor":                  true,
+			"index":                   true,
+			"defaultPaginationMethod": "index",
+			"defaultPageSize":         d.maxResults,
+			"maxPageSize":             d.maxResults,
+			"cursorTimeout":           int(d.cursorTimeout / time.Second),
+		},
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "Bearer token",
@@ -94,17 +121,39 @@ func (d *discovery) schemas() []schema.Schema {
 	return out
 }
 
-func schemaResource(s schema.Schema, base string) map[string]any {
+func (d *discovery) schemaResource(s schema.Schema, base string) map[string]any {
 	m := s.ToMap()
 	m["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + s.ID}
+	if s.ID == URNUser && d.roleNames != nil {
+		if names := d.roleNames(); len(names) > 0 {
+			setCanonicalValues(m, "roles", "value", names)
+		}
+	}
 	return m
+}
+
+// setCanonicalValues declares the canonical values of sub-attribute sub of attr in a rendered
+// schema.
+func setCanonicalValues(schemaMap map[string]any, attr, sub string, values []string) {
+	attrs, _ := schemaMap["attributes"].([]map[string]any)
+	for _, a := range attrs {
+		if name, _ := a["name"].(string); !strings.EqualFold(name, attr) {
+			continue
+		}
+		subs, _ := a["subAttributes"].([]map[string]any)
+		for _, sa := range subs {
+			if name, _ := sa["name"].(string); strings.EqualFold(name, sub) {
+				sa["canonicalValues"] = append([]string(nil), values...)
+			}
+		}
+	}
 }
 
 func (d *discovery) schemaList(w http.ResponseWriter, r *http.Request) {
 	base := RequestInfo(r.Context()).BaseURL
 	out := []any{}
 	for _, s := range d.schemas() {
-		out = append(out, schemaResource(s, base))
+		out = append(out, d.schemaResource(s, base))
 	}
 	writeJSON(w, http.StatusOK, listResponse(out))
 }
@@ -113,7 +162,7 @@ func (d *discovery) schemaByID(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	for _, s := range d.schemas() {
 		if strings.EqualFold(s.ID, id) {
-			writeJSON(w, http.StatusOK, schemaResource(s, RequestInfo(r.Context()).BaseURL))
+			writeJSON(w, http.StatusOK, d.schemaResource(s, RequestInfo(r.Context()).BaseURL))
 			return
 		}
 	}

@@ -19,6 +19,7 @@ type listRequest struct {
 	sortOrder  string
 	startIndex *int
 	count      *int
+	cursor     *string // RFC 9865; "" asks for the first page
 	attributes string
 	excluded   string
 }
@@ -37,8 +38,20 @@ func queryParam(q url.Values, name string) string {
 	return ""
 }
 
+// queryParamPtr is queryParam telling a parameter given empty from one not given.
+func queryParamPtr(q url.Values, name string) *string {
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			s := queryParam(q, name)
+			return &s
+		}
+	}
+	return nil
+}
+
 func listRequestFromQuery(q url.Values) (listRequest, error) {
 	req := listRequest{
+		cursor:     queryParamPtr(q, "cursor"),
 		filter:     queryParam(q, "filter"),
 		sortBy:     queryParam(q, "sortBy"),
 		sortOrder:  queryParam(q, "sortOrder"),
@@ -78,6 +91,13 @@ func listRequestFromBody(body []byte) (listRequest, error) {
 		return nil, false
 	}
 	var req listRequest
+	if v, ok := get("cursor"); ok && string(v) != "null" {
+		var c string
+		if err := json.Unmarshal(v, &c); err != nil {
+			return listRequest{}, BadRequest(TypeInvalidValue, "cursor must be a string")
+		}
+		req.cursor = &c
+	}
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -129,6 +149,9 @@ func (req listRequest) query(rt *ResourceType, maxResults int) (Query, error) {
 	q := Query{StartIndex: 1, Count: maxResults}
 	if req.startIndex != nil && *req.startIndex > 1 {
 		q.StartIndex = *req.startIndex
+	}
+	if req.cursor != nil && req.startIndex != nil {
+		return Query{}, BadRequest(TypeInvalidValue, "startIndex and cursor cannot be used together: page by index or by cursor")
 	}
 	if req.count != nil {
 		q.Count = min(max(*req.count, 0), maxResults)

@@ -24,6 +24,7 @@ type Info struct {
 	Token     string // name of the bearer token used
 	Operation string // "PATCH /Users/123"
 	role      Role
+	parent    *Info // the bulk request this operation is part of
 	upstream  atomic.Int64
 	err       *Error // the error answered, for the access log
 	quirks    []string
@@ -61,6 +62,12 @@ func withInfo(baseURL, prefix string) func(http.Handler) http.Handler {
 			info := &Info{ID: id, Operation: r.Method + " " + r.URL.Path, BaseURL: baseURL}
 			if info.BaseURL == "" {
 				info.BaseURL = requestBase(r) + prefix
+			}
+			// An operation of a bulk request runs in the bulk request's context: its Domo calls
+			// count towards the bulk request's too.
+			if parent, ok := r.Context().Value(infoKey{}).(*Info); ok {
+				info.parent = parent
+				defer func() { parent.upstream.Add(info.upstream.Load()) }()
 			}
 			w.Header().Set("X-Request-Id", id)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
@@ -139,6 +146,9 @@ func accessLog(log zerolog.Logger, m *Metrics) func(http.Handler) http.Handler {
 			if info.Token != "" {
 				ev = ev.Str("token", info.Token)
 			}
+			if info.parent != nil {
+				ev = ev.Str("bulk_request_id", info.parent.ID)
+			}
 			if info.err != nil {
 				if info.err.Type != "" {
 					ev = ev.Str("scim_type", string(info.err.Type))
@@ -188,8 +198,12 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > max {
-				writeError(w, r, &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeInvalidSyntax,
-					Detail: fmt.Sprintf("request body is larger than %d bytes", max)})
+				e := &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeInvalidSyntax,
+					Detail: fmt.Sprintf("request body is larger than %d bytes", max)}
+				if strings.HasSuffix(r.URL.Path, "/Bulk") {
+					e = tooLarge("the bulk request is larger than maxPayloadSize (%d bytes)", max)
+				}
+				writeError(w, r, e)
 				return
 			}
 			if r.Body != nil {
@@ -215,7 +229,7 @@ func canonicalPath(prefix string) func(http.Handler) http.Handler {
 				segs := strings.Split(rest, "/")
 				for i, s := range segs {
 					// Only endpoint names are rewritten: ids (segment 1 under Users/Groups) stay as sent.
-					if i == 1 && (segs[0] == "Users" || segs[0] == "Groups") && s != ".search" {
+					if i == 1 && (segs[0] == "Users" || segs[0] == "Groups") && !strings.EqualFold(s, ".search") {
 						continue
 					}
 					if i == 1 && segs[0] == "Schemas" || i == 1 && segs[0] == "ResourceTypes" {

@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -210,7 +211,7 @@ func TestPatchRecordedBodies(t *testing.T) {
 		{
 			file: "ms-group-add-member-string.json", rt: GroupType, current: `{"id":"1","displayName":"Group 1"}`,
 			want:       `{"id":"1","displayName":"Group 1","members":[{"value":"string id 1"}]}`,
-			wantQuirks: Quirks{QuirkMemberString, QuirkSingleAsList},
+			wantQuirks: Quirks{QuirkMemberString},
 		},
 		{
 			file: "ms-user-replace-username.json", rt: UserType, current: ptUser,
@@ -263,7 +264,7 @@ func TestApplyPatchSemantics(t *testing.T) {
 			`{"id":"1","userName":"b","emails":[{"value":"b@work.org","type":"work"},{"value":"babs@jensen.org","type":"home"}],"nickName":"Babs"}`, Quirks{}},
 		{"add existing email is not duplicated", UserType, `{"id":"1","userName":"b","emails":[{"value":"b@work.org","type":"work"}]}`,
 			`{"op":"add","path":"emails","value":{"value":"b@work.org","type":"work"}}`,
-			`{"id":"1","userName":"b","emails":[{"value":"b@work.org","type":"work"}]}`, Quirks{QuirkSingleAsList}},
+			`{"id":"1","userName":"b","emails":[{"value":"b@work.org","type":"work"}]}`, Quirks{}},
 		{"add a primary email clears the old primary", UserType, `{"id":"1","userName":"b","emails":[{"value":"old@x.org","primary":true}]}`,
 			`{"op":"add","path":"emails","value":[{"value":"new@x.org","primary":true}]}`,
 			`{"id":"1","userName":"b","emails":[{"value":"old@x.org","primary":false},{"value":"new@x.org","primary":true}]}`, nil},
@@ -331,10 +332,6 @@ func TestApplyPatchSemantics(t *testing.T) {
 			`{"op":"replace","path":"title","value":null}`, `{"id":"1","userName":"b"}`, nil},
 		{"replace with empty list removes", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1"}]}`,
 			`{"op":"replace","path":"members","value":[]}`, `{"id":"1","displayName":"g"}`, nil},
-		{"replace filtered element with one-element array", UserType,
-			`{"id":"1","userName":"b","emails":[{"type":"work","value":"old"}]}`,
-			`{"op":"replace","path":"emails[type eq \"work\"]","value":[{"value":"new"}]}`,
-			`{"id":"1","userName":"b","emails":[{"type":"work","value":"new"}]}`, Quirks{QuirkValueArrayUnwrap}},
 		{"replace filtered element absent adds it", UserType, `{"id":"1","userName":"b"}`,
 			`{"op":"replace","path":"emails[type eq \"work\"]","value":{"value":"w@x.org","primary":true}}`,
 			`{"id":"1","userName":"b","emails":[{"type":"work","value":"w@x.org","primary":true}]}`, nil},
@@ -385,8 +382,8 @@ func TestApplyPatchSemantics(t *testing.T) {
 			`{"op":"REPLACE","path":"Emails[TYPE EQ \"WORK\"].Value","value":"n"},{"op":"replace","path":"USERNAME","value":"c"}`,
 			`{"id":"1","userName":"c","emails":[{"type":"work","value":"n"}]}`, Quirks{QuirkOpCase}},
 		{"path-less nested extension object", UserType, `{"id":"1","userName":"b"}`,
-			`{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Ops","manager":"9","manager.$ref":"../Users/9"}}}`,
-			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"department":"Ops","manager":{"value":"9","$ref":"../Users/9"}}`),
+			`{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Ops","manager":"9","manager.value":null}}}`,
+			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"department":"Ops","manager":{"value":"9"}}`),
 			Quirks{QuirkManagerString, QuirkDottedKey}},
 		{"path-less null extension removes it", UserType, ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"department":"x"}`),
 			`{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":null}}`,
@@ -397,24 +394,46 @@ func TestApplyPatchSemantics(t *testing.T) {
 		{"path-less schemas and meta ignored", UserType, `{"id":"1","userName":"b"}`,
 			`{"op":"replace","value":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"meta":{"resourceType":"User"},"title":"T","id":"1"}}`,
 			`{"id":"1","userName":"b","title":"T"}`, Quirks{QuirkIDInValue}},
-		{"path-less value in a one-element array", UserType, `{"id":"1","userName":"b"}`,
-			`{"op":"replace","value":[{"active":"false"}]}`,
-			`{"id":"1","userName":"b","active":false}`, Quirks{QuirkValueArrayUnwrap, QuirkStringBool}},
 		{"manager as object with readOnly displayName", UserType, `{"id":"1","userName":"b"}`,
 			`{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"9","displayName":"ignored"}}`,
 			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"manager":{"value":"9"}}`), nil},
 		{"manager.value path", UserType, ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"manager":{"value":"8","displayName":"Old"}}`),
 			`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value","value":"9"}`,
 			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"manager":{"value":"9"}}`), nil},
-		{"number for string", UserType, `{"id":"1","userName":"b"}`,
-			`{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":55555555555}`,
-			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"employeeNumber":"55555555555"}`), Quirks{QuirkNumberAsString}},
 		{"operations apply in order", UserType, `{"id":"1","userName":"b"}`,
 			`{"op":"add","path":"title","value":"a"},{"op":"replace","path":"title","value":"b"},{"op":"remove","path":"title"},{"op":"add","path":"nickName","value":"n"}`,
 			`{"id":"1","userName":"b","nickName":"n"}`, nil},
-		{"member display replace is immutable only when it changes", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`,
-			`{"op":"replace","path":"members[value eq \"1\"].display","value":"D"}`,
-			`{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`, nil},
+		{"member display may be rewritten", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`,
+			`{"op":"replace","path":"members[value eq \"1\"].display","value":"E"}`,
+			`{"id":"1","displayName":"g","members":[{"value":"1","display":"E"}]}`, nil},
+		// RFC 7643 §2.4: every sub-attribute sent, primary false included, is kept as sent;
+		// exact duplicates (type and value) collapse, the sub-attributes given win.
+		{"primary false kept on add", UserType, `{"id":"1","userName":"b"}`,
+			`{"op":"add","path":"emails","value":[{"value":"a@x.org","type":"work","primary":true},{"value":"h@x.org","type":"home","primary":false}]}`,
+			`{"id":"1","userName":"b","emails":[{"value":"a@x.org","type":"work","primary":true},{"value":"h@x.org","type":"home","primary":false}]}`, nil},
+		{"add of an existing type and value updates it", UserType, `{"id":"1","userName":"b","emails":[{"value":"a@x.org","type":"work"}]}`,
+			`{"op":"add","path":"emails","value":[{"value":"A@X.org","type":"Work","display":"A","primary":true}]}`,
+			`{"id":"1","userName":"b","emails":[{"value":"A@X.org","type":"Work","display":"A","primary":true}]}`, nil},
+		{"duplicates within one add collapse", UserType, `{"id":"1","userName":"b"}`,
+			`{"op":"add","path":"phoneNumbers","value":[{"value":"1","type":"work"},{"value":"1","type":"work","primary":true}]}`,
+			`{"id":"1","userName":"b","phoneNumbers":[{"value":"1","type":"work","primary":true}]}`, nil},
+		{"a filtered sub-attribute makes a duplicate that collapses", UserType,
+			`{"id":"1","userName":"b","phoneNumbers":[{"value":"1","type":"work"},{"value":"1","type":"home"}]}`,
+			`{"op":"replace","path":"phoneNumbers[type eq \"home\"].type","value":"work"}`,
+			`{"id":"1","userName":"b","phoneNumbers":[{"value":"1","type":"work"}]}`, nil},
+		{"whole extension path with schemas in its value", UserType, `{"id":"1","userName":"b"}`,
+			`{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"schemas":["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"department":"Ops","meta":{}}}`,
+			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"department":"Ops"}`), nil},
+		{"path-less extension object with schemas", UserType, `{"id":"1","userName":"b"}`,
+			`{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"schemas":["x"],"division":"D"}}}`,
+			ptWith(`{"id":"1","userName":"b"}`, `"`+ptEnt+`":{"division":"D"}`), nil},
+		{"removes by filter leave no holes", UserType,
+			`{"id":"1","userName":"b","phoneNumbers":[{"value":"1","type":"a"},{"value":"2","type":"b"},{"value":"3","type":"a"},{"value":"4","type":"c"}]}`,
+			`{"op":"remove","path":"phoneNumbers[type eq \"a\"]"},{"op":"add","path":"phoneNumbers[type eq \"a\"].value","value":"5"},{"op":"remove","path":"phoneNumbers[type eq \"c\"]"}`,
+			`{"id":"1","userName":"b","phoneNumbers":[{"value":"2","type":"b"},{"value":"5","type":"a"}]}`, nil},
+		{"filtered ops see earlier ones", UserType, `{"id":"1","userName":"b"}`,
+			`{"op":"add","path":"emails[type eq \"work\"].value","value":"w"},{"op":"add","path":"emails[type eq \"WORK\"].display","value":"W"},{"op":"replace","path":"emails[value eq \"w\"].value","value":"v"},{"op":"add","path":"emails[value eq \"v\"].primary","value":true}`,
+			`{"id":"1","userName":"b","emails":[{"type":"work","value":"v","display":"W","primary":true}]}`, nil},
 		{"current built in Go", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1"}]}`,
 			`{"op":"add","path":"members","value":[{"value":"1"},{"value":"2"}]}`,
 			`{"id":"1","displayName":"g","members":[{"value":"1"},{"value":"2"}]}`, nil},
@@ -434,10 +453,13 @@ func TestApplyPatchGoValues(t *testing.T) {
 		"members": []map[string]any{{"value": "1"}}, "externalId": "x"}
 	ops := []PatchOp{
 		{Op: "add", Path: "members", Value: []map[string]any{{"value": "2"}}},
-		{Op: "Replace", Value: map[string]any{"externalId": 7}},
+		{Op: "Replace", Value: map[string]any{"externalId": "7"}},
 	}
 	got, _, err := ApplyPatch(GroupType, current, ops)
 	ptCheck(t, got, nil, err, `{"id":"1","displayName":"g","members":[{"value":"1"},{"value":"2"}],"externalId":"7"}`, nil)
+	if _, _, err := ApplyPatch(GroupType, current, []PatchOp{{Op: "replace", Path: "externalId", Value: 7}}); err == nil {
+		t.Fatal("a number for a string was accepted")
+	}
 	if len(current["members"].([]map[string]any)) != 1 || current["externalId"] != "x" {
 		t.Fatalf("current was modified: %v", current)
 	}
@@ -491,6 +513,8 @@ func TestParsePatchErrors(t *testing.T) {
 		{"sub before filter", UserType, `{"Operations":[{"op":"remove","path":"emails.value[type eq \"work\"]"}]}`, "invalidPath", `a sub-attribute goes after the filter`},
 		{"path too long", UserType, `{"Operations":[{"op":"remove","path":"emails[value eq \"` + strings.Repeat("x", 1100) + `\"]"}]}`, "invalidPath", `longer than 1024 characters`},
 		{"nested value path in filter", UserType, `{"Operations":[{"op":"remove","path":"emails[emails[type eq \"x\"]]"}]}`, "invalidPath", `is not a valid path`},
+		{"path-less one-element array", UserType, `{"Operations":[{"op":"replace","value":[{"active":false}]}]}`, "invalidValue", "without a path, the value must be an object of attributes, not an array"},
+		{"too many operations", UserType, `{"Operations":[` + strings.TrimSuffix(strings.Repeat(`{"op":"remove","path":"title"},`, MaxPatchOperations+1), ",") + `]}`, "tooMany", "at most 1000 are accepted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,6 +525,18 @@ func TestParsePatchErrors(t *testing.T) {
 			ptWantError(t, err, tt.typ, tt.detail)
 		})
 	}
+}
+
+// ptPhones is n distinct phone numbers as JSON array elements.
+func ptPhones(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"value":"+1 555 %07d","type":"other"}`, i)
+	}
+	return b.String()
 }
 
 func TestApplyPatchErrors(t *testing.T) {
@@ -525,6 +561,14 @@ func TestApplyPatchErrors(t *testing.T) {
 		{"path-less userName null", UserType, ptUser, `{"op":"replace","value":{"userName":null}}`, "mutability", `attribute "userName" is required`},
 		{"remove group displayName", GroupType, ptGroup, `{"op":"remove","path":"displayName"}`, "mutability", `attribute "displayName" is required and cannot be removed`},
 		{"empty userName", UserType, ptUser, `{"op":"replace","path":"userName","value":""}`, "invalidValue", `attribute "userName" is required and cannot be empty`},
+		{"numeric title", UserType, ptUser, `{"op":"replace","path":"title","value":7}`, "invalidValue", `attribute "title" must be a string, not a number`},
+		{"path-less numeric userName", UserType, ptUser, `{"op":"replace","value":{"userName":7}}`, "invalidValue", `attribute "userName" must be a string`},
+		{"emails as a string", UserType, ptUser, `{"op":"add","path":"emails","value":"a@x.org"}`, "invalidValue", `attribute "emails" must be an object, not a string`},
+		{"two primaries added", UserType, ptUser, `{"op":"add","path":"emails","value":[{"value":"a@x.org","primary":true},{"value":"b@x.org","primary":true}]}`, "invalidValue", `"primary": true may appear on at most one value`},
+		{"two primaries replaced", UserType, ptUser, `{"op":"replace","path":"phoneNumbers","value":[{"value":"1","primary":true},{"value":"2","primary":true}]}`, "invalidValue", `"primary": true may appear on at most one value`},
+		{"primary set on two", UserType, `{"id":"1","userName":"b","emails":[{"value":"a","type":"work"},{"value":"b","type":"work"}]}`, `{"op":"replace","path":"emails[type eq \"work\"].primary","value":true}`, "invalidValue", `"primary": true may appear on at most one value`},
+		{"filtered array value", UserType, ptUser, `{"op":"replace","path":"emails[type eq \"work\"]","value":[{"value":"new"}]}`, "invalidValue", `must be one object, not an array`},
+		{"values past the cap", UserType, `{"id":"1","userName":"b","phoneNumbers":[{"value":"x"}]}`, `{"op":"add","path":"phoneNumbers","value":[` + ptPhones(MaxMultiValues) + `]},{"op":"add","path":"phoneNumbers[type eq \"t\"].value","value":"2"}`, "tooMany", `attribute "phoneNumbers" has 1002 values`},
 		{"active not boolean", UserType, ptUser, `{"op":"replace","path":"active","value":"nope"}`, "invalidValue", `operation 1 (replace active): attribute "active" must be a boolean`},
 		{"path-less active not boolean", UserType, ptUser, `{"op":"replace","value":{"active":"nope"}}`, "invalidValue", `attribute "active" must be a boolean`},
 		{"primary not boolean", UserType, ptUser, `{"op":"replace","path":"emails[type eq \"work\"].primary","value":"x"}`, "invalidValue", `attribute "emails.primary" must be a boolean`},
@@ -534,7 +578,8 @@ func TestApplyPatchErrors(t *testing.T) {
 		{"title array", UserType, ptUser, `{"op":"replace","path":"title","value":["a","b"]}`, "invalidValue", `attribute "title" is single-valued`},
 		{"filtered replace with two objects", UserType, ptUser, `{"op":"replace","path":"emails[type eq \"work\"]","value":[{"value":"a"},{"value":"b"}]}`, "invalidValue", `must be one object`},
 		{"filter pins nothing to create", UserType, ptUser, `{"op":"replace","path":"emails[value co \"nomatch\"].display","value":"x"}`, "noTarget", `no value of "emails" matches the filter`},
-		{"member display changed", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`, `{"op":"replace","path":"members[value eq \"1\"].display","value":"E"}`, "mutability", `"members.display" is immutable`},
+		{"member value changed", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`, `{"op":"replace","path":"members[value eq \"1\"].value","value":"2"}`, "mutability", `"members.value" is immutable`},
+		{"manager $ref is derived", UserType, ptUser, `{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.$ref":"../Users/9"}}`, "mutability", `manager.$ref" is readOnly`},
 		{"member value removed", GroupType, `{"id":"1","displayName":"g","members":[{"value":"1","display":"D"}]}`, `{"op":"remove","path":"members[value eq \"1\"].value"}`, "mutability", `"members.value" is immutable`},
 		{"second op fails", UserType, ptUser, `{"op":"replace","path":"title","value":"T"},{"op":"remove","path":"userName"}`, "mutability", `operation 2 (remove userName)`},
 	}
@@ -779,5 +824,34 @@ func TestApplyPatchOddCurrent(t *testing.T) {
 			got, q, err := ptPatch(t, UserType, tt.current, ptOps(tt.ops))
 			ptCheck(t, got, q, err, tt.want, nil)
 		})
+	}
+}
+
+// TestGroupMembersAreNotCappedLikeOtherLists: an Okta push of a large group carries thousands
+// of members in one PATCH (and an AIW app PUTs the whole list); the cap of 1,000 values that
+// guards users' lists does not apply to a group's members, and applying them stays linear.
+func TestGroupMembersAreNotCappedLikeOtherLists(t *testing.T) {
+	const n = 10000
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"value":"%d","display":"user%d@example.com"}`, 100000+i, i)
+	}
+	ops, _, err := ParsePatch(GroupType, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[`+b.String()+`]}]}`))
+	if err != nil {
+		t.Fatalf("ParsePatch of %d members: %v", n, err)
+	}
+	cur := Attributes{"id": "1", "displayName": "Big", "members": []any{map[string]any{"value": "99"}}}
+	out, _, err := ApplyPatch(GroupType, cur, ops)
+	if err != nil {
+		t.Fatalf("ApplyPatch of %d members: %v", n, err)
+	}
+	if got := len(out["members"].([]any)); got != n+1 {
+		t.Fatalf("%d members after the add, want %d", got, n+1)
+	}
+	if _, _, err := DecodeResource(GroupType, []byte(`{"displayName":"Big","members":[`+b.String()+`]}`)); err != nil {
+		t.Fatalf("a POST of %d members: %v", n, err)
 	}
 }

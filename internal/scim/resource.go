@@ -52,6 +52,10 @@ type Query struct {
 	Descending bool
 	StartIndex int // 1-based, at least 1
 	Count      int // at least 0; 0 asks for totalResults only
+	// Cursor, when set, asks for a page by cursor (RFC 9865) instead of StartIndex: the
+	// resources right after (or before) the one it names, in the query's order; see
+	// CursorWindow and CursorCompare.
+	Cursor *Cursor
 	ReadOptions
 }
 
@@ -59,6 +63,9 @@ type Query struct {
 type Page struct {
 	TotalResults int
 	Resources    []Attributes
+	// For a cursor query: whether resources come before the page's first and after its last,
+	// which decides whether the answer carries previousCursor and nextCursor.
+	Earlier, More bool
 }
 
 // Resource is a read-only view of one user or group that filters and sorting evaluate against

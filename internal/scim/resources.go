@@ -1,26 +1,19 @@
 package scim
 
 import (
-	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
 
 // resources serves one resource type's endpoints (/Users or /Groups) over its backend.
 type resources struct {
-	rt         *ResourceType
-	backend    Resources
-	maxResults int
-}
-
-func (h *resources) readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	rt            *ResourceType
+	backend       Resources
+	maxResults    int
+	cursorTimeout time.Duration
 }
 
 // readOptions derives what the response needs from attributes/excludedAttributes, so a group's
@@ -46,7 +39,7 @@ func (h *resources) respond(w http.ResponseWriter, r *http.Request, status int, 
 // the error itself and reports whether the handler should go on.
 func decodeBody[T any](h *resources, w http.ResponseWriter, r *http.Request, decode func(*ResourceType, []byte) (T, Quirks, error)) (T, bool) {
 	var zero T
-	body, err := h.readBody(r)
+	body, err := readBody(r)
 	if err != nil {
 		writeError(w, r, err)
 		return zero, false
@@ -115,14 +108,16 @@ func (h *resources) replace(w http.ResponseWriter, r *http.Request) {
 	h.update(w, r, opt, func(Attributes) (Attributes, error) { return attrs, nil })
 }
 
-// patch is PATCH. It answers 200 with the resource (Okta and most testers want it; RFC 7644
-// allows it). A group's members are only included when the client asks for them.
+// patch is PATCH. It answers 200 with the whole resource (RFC 7644 §3.5.2; Okta and most
+// testers want it), a group's members included unless attributes/excludedAttributes leave
+// them out. A PATCH that cannot change members (Okta's re-sent rename) takes them from the
+// index, so answering with them costs no Domo call.
 func (h *resources) patch(w http.ResponseWriter, r *http.Request) {
 	ops, ok := decodeBody(h, w, r, ParsePatch)
 	if !ok {
 		return
 	}
-	opt := h.readOptions(r, false)
+	opt := h.readOptions(r, true)
 	opt.MembersUntouched = h.rt == GroupType && !touchesMembers(ops)
 	h.update(w, r, opt, func(cur Attributes) (Attributes, error) {
 		next, quirks, err := ApplyPatch(h.rt, cur, ops)
@@ -163,7 +158,7 @@ func (h *resources) list(w http.ResponseWriter, r *http.Request) {
 // search is POST /.search (RFC 7644 §3.4.3): the same query in a body, so long filters and
 // personal data stay out of URLs and logs.
 func (h *resources) search(w http.ResponseWriter, r *http.Request) {
-	body, err := h.readBody(r)
+	body, err := readBody(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -182,12 +177,20 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 		writeError(w, r, err)
 		return
 	}
+	now := time.Now()
+	if req.cursor != nil {
+		if q.Cursor, err = decodeCursor(*req.cursor, h.rt, req, h.cursorTimeout, now); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if q.Filter != nil {
 		noteQuirks(r, q.Filter.Quirks())
 	}
 	if h.rt == GroupType {
-		// Lists answer from the index; members only when the client names them.
-		q.Members = req.attributes != "" && Wants(h.rt, req.attributes, req.excluded, "members")
+		// Lists answer from the index, members included (they are returned by default, RFC
+		// 7643 §4.2) unless attributes/excludedAttributes leave them out, as Entra's lookups do.
+		q.Members = Wants(h.rt, req.attributes, req.excluded, "members")
 	}
 	page, err := h.backend.List(r.Context(), q)
 	if err != nil {
@@ -198,13 +201,25 @@ func (h *resources) serveList(w http.ResponseWriter, r *http.Request, req listRe
 	for _, res := range page.Resources {
 		out = append(out, SelectAttributes(h.rt, res, req.attributes, req.excluded))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"schemas":      []string{URNListResp},
 		"totalResults": page.TotalResults,
-		"startIndex":   q.StartIndex,
 		"itemsPerPage": len(out),
 		"Resources":    out,
-	})
+	}
+	if q.Cursor == nil {
+		answer["startIndex"] = q.StartIndex
+	} else if n := len(page.Resources); n > 0 {
+		// RFC 9865: nextCursor on every page but the last (its absence ends the listing),
+		// previousCursor on every page but the first.
+		if page.More {
+			answer["nextCursor"] = newCursor(h.rt, req, q, page.Resources[n-1], false, now)
+		}
+		if page.Earlier {
+			answer["previousCursor"] = newCursor(h.rt, req, q, page.Resources[0], true, now)
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // touchesMembers reports whether any operation may change a group's members: a path that

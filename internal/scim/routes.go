@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -18,11 +17,14 @@ import (
 //	                                 -> operator switches (pause, resume, breaker reset, status)
 //	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
 //	                                 is loaded -> pause switch for writes -> SCIM endpoints
+//	          /scim/v2/Bulk          each operation goes through this whole chain again, as a
+//	                                 request of its own (bulk.go)
 //
 // Middleware that can refuse a request after authentication sits in route groups, which chi
 // applies after matching, so the access log and metrics name the route of a refused request.
 func routes(cfg Config) http.Handler {
 	r := chi.NewRouter()
+	bk := &bulk{maxOps: cfg.BulkMaxOps, maxBody: cfg.MaxBodyBytes}
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path))
@@ -53,24 +55,29 @@ func routes(cfg Config) http.Handler {
 		r.Route(Prefix, func(r chi.Router) {
 			r.Group(func(r chi.Router) {
 				r.Use(writesBy(RoleProvision), available(cfg.Available), pauseWrites(cfg.Pauser))
-				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes}
-				r.Get("/ServiceProviderConfig", d.serviceProviderConfig)
-				r.Get("/ResourceTypes", d.resourceTypes)
-				r.Get("/ResourceTypes/{name}", d.resourceTypeByName)
-				r.Get("/Schemas", d.schemaList)
-				r.Get("/Schemas/{id}", d.schemaByID)
-				mountResources(r, &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults})
-				mountResources(r, &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults})
+				d := &discovery{types: []*ResourceType{UserType, GroupType}, maxResults: cfg.MaxResults, maxBody: cfg.MaxBodyBytes,
+					bulkMaxOps: cfg.BulkMaxOps, cursorTimeout: cfg.CursorTimeout, roleNames: cfg.RoleNames}
+				r.Get("/ServiceProviderConfig", noFilter(d.serviceProviderConfig))
+				r.Get("/ResourceTypes", noFilter(d.resourceTypes))
+				r.Get("/ResourceTypes/{name}", noFilter(d.resourceTypeByName))
+				r.Get("/Schemas", noFilter(d.schemaList))
+				r.Get("/Schemas/{id}", noFilter(d.schemaByID))
+				users := &resources{rt: UserType, backend: cfg.Users, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
+				groups := &resources{rt: GroupType, backend: cfg.Groups, maxResults: cfg.MaxResults, cursorTimeout: cfg.CursorTimeout}
+				mountResources(r, users)
+				mountResources(r, groups)
 				notImplemented := func(w http.ResponseWriter, r *http.Request) {
 					writeError(w, r, Errorf(http.StatusNotImplemented, "", "%s is not supported", r.URL.Path))
 				}
-				r.HandleFunc("/Bulk", notImplemented)
+				r.Post("/Bulk", bk.serve)
 				r.HandleFunc("/Me", notImplemented)
-				r.Post("/.search", notImplemented)
+				r.Post("/.search", (&rootSearch{types: []*resources{users, groups}, maxResults: cfg.MaxResults}).search)
 			})
 		})
 	})
-	return canonicalPath(Prefix)(r)
+	h := canonicalPath(Prefix)(r)
+	bk.handler = h // each bulk operation is served as a request of its own
+	return h
 }
 
 // mountResources registers a resource type's endpoints flat, not as a sub-router, so the
@@ -103,7 +110,12 @@ func adminPause(a Admin) http.HandlerFunc {
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		if b, err := io.ReadAll(r.Body); err == nil && len(b) > 0 {
+		b, err := readBody(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if len(b) > 0 {
 			if err := json.Unmarshal(b, &body); err != nil {
 				writeError(w, r, BadRequest(TypeInvalidSyntax, "body must be {\"reason\": \"...\"}"))
 				return

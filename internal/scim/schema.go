@@ -16,6 +16,8 @@ const (
 	URNPatchOp    = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 	URNError      = "urn:ietf:params:scim:api:messages:2.0:Error"
 	URNSearch     = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+	URNBulkReq    = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+	URNBulkResp   = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 	URNSPConfig   = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 	URNResType    = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 	URNSchema     = "urn:ietf:params:scim:schemas:core:2.0:Schema"
@@ -36,13 +38,13 @@ var (
 	UserType = &ResourceType{
 		Name:       "User",
 		Endpoint:   "/Users",
-		Schema:     schema.CoreUserSchema(),
-		Extensions: []schema.Schema{schema.ExtensionEnterpriseUser(), DomoUserExtension(), CustomUserExtension()},
+		Schema:     userSchema(),
+		Extensions: []schema.Schema{enterpriseSchema(), DomoUserExtension(), CustomUserExtension()},
 	}
 	GroupType = &ResourceType{
 		Name:     "Group",
 		Endpoint: "/Groups",
-		Schema:   schema.CoreGroupSchema(),
+		Schema:   groupSchema(),
 	}
 )
 

@@ -14,6 +14,8 @@ import (
 const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultRequestTimeout = 50 * time.Second // Okta gives up after 60 s; answer before it does
+	DefaultBulkMaxOps     = 100              // operations in one POST /Bulk
+	DefaultCursorTimeout  = time.Hour        // how long a nextCursor stays valid
 	Prefix                = "/scim/v2"
 )
 
@@ -46,6 +48,11 @@ type Config struct {
 	MaxBodyBytes   int64
 	MaxResults     int
 	RequestTimeout time.Duration
+	BulkMaxOps     int           // operations one POST /Bulk may carry; 0 means DefaultBulkMaxOps
+	CursorTimeout  time.Duration // lifetime of a pagination cursor; 0 means DefaultCursorTimeout
+	// RoleNames lists the Domo roles a user may be given, declared in /Schemas as the
+	// canonical values of roles[].value; nil declares none.
+	RoleNames func() []string
 }
 
 // NewHandler builds the bridge's HTTP handler: health, metrics, admin and the SCIM API.
@@ -58,6 +65,12 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.BulkMaxOps <= 0 {
+		cfg.BulkMaxOps = DefaultBulkMaxOps
+	}
+	if cfg.CursorTimeout <= 0 {
+		cfg.CursorTimeout = DefaultCursorTimeout
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	return routes(cfg)

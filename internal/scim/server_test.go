@@ -450,7 +450,7 @@ func TestUnsupportedEndpoints(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"POST", "/scim/v2/Bulk", 501},
+		{"GET", "/scim/v2/Bulk", 405},
 		{"GET", "/scim/v2/Me", 501},
 		{"GET", "/scim/v2/Widgets", 404},
 		{"DELETE", "/scim/v2/Users", 405},
@@ -619,6 +619,36 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("Schemas/%s: %d %v", urn, status, s)
 		}
 	}
+	// The discovery endpoints do not filter, and say so rather than answer unfiltered.
+	for _, p := range []string{"/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/Schemas"} {
+		if status, body, _ := f.call(t, "GET", p+`?filter=id%20eq%20%22x%22`, srvToken, ""); status != 403 || body["status"] != "403" {
+			t.Errorf("%s with a filter: %d %v", p, status, body)
+		}
+	}
+	// Without RoleNames, roles[].value declares no canonical values.
+	if strings.Contains(fmt.Sprint(schemas), "Participant") {
+		t.Errorf("role names without a tenant: %v", schemas)
+	}
+}
+
+func TestDiscoveryRoleNames(t *testing.T) {
+	f := newSrvFixture(t, func(c *Config) { c.RoleNames = func() []string { return []string{"Admin", "Report Viewer"} } })
+	_, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+URNUser, srvToken, "")
+	for _, a := range s["attributes"].([]any) {
+		a := a.(map[string]any)
+		if a["name"] != "roles" {
+			continue
+		}
+		for _, sub := range a["subAttributes"].([]any) {
+			if sub := sub.(map[string]any); sub["name"] == "value" {
+				if fmt.Sprint(sub["canonicalValues"]) != "[Admin Report Viewer]" {
+					t.Fatalf("roles.value canonicalValues %v", sub["canonicalValues"])
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no roles.value in the User schema")
 }
 
 func TestTouchesMembers(t *testing.T) {
