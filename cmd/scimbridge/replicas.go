@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -81,7 +82,6 @@ func heartbeat(ctx context.Context, st store.Store, id string, clients []budgetS
 	case err != nil && ctx.Err() == nil:
 		log.Warn().Err(err).Msg("heartbeat not recorded; keeping the current share of the Domo budget")
 	case err == nil:
-		count.set(n)
 		share := 1 / float64(n)
 		if math.Abs(share-clients[0].Share()) > 1e-6 {
 			log.Info().Int("replicas", n).Float64("share", share).Msg("share of the Domo budget changed")
@@ -89,6 +89,7 @@ func heartbeat(ctx context.Context, st store.Store, id string, clients []budgetS
 		for _, c := range clients {
 			c.SetShare(share)
 		}
+		count.set(n) // after the share: whoever sees n sees the share that goes with it
 	}
 }
 
@@ -168,4 +169,22 @@ func withState(ready scim.Readiness, p *stateProbe, shared bool, replicas *repli
 		details["state"] = st
 		return ok && stOK, details
 	}
+}
+
+// registerReplicaMetrics exposes how many replicas share the state, this one's share of the
+// Domo budget and whether it leads the refresh.
+func registerReplicaMetrics(reg prometheus.Registerer, count *replicaCount, client budgetShare, leading func() bool) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_replicas", Help: "Replicas sharing the state, as the last heartbeat counted them (1 on SQLite)."},
+			func() float64 { return float64(count.get()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_domo_budget_share", Help: "Share of SCIMBRIDGE_DOMO_RATE_LIMIT this replica paces at (1/replicas)."},
+			client.Share),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_refresh_leader", Help: "1 while this replica leads the index refresh and the pass that finishes interrupted changes."},
+			func() float64 {
+				if leading() {
+					return 1
+				}
+				return 0
+			}),
+	)
 }

@@ -203,6 +203,18 @@ func TestReplicasKillDuringLoad(t *testing.T) {
 				resp.Body.Close()
 			}
 			if ready.State.Replicas == 2 {
+				// ... and pace at half the budget each.
+				resp, err := http.Get(c.base + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				for _, want := range []string{"\nscimbridge_replicas 2\n", "\nscimbridge_domo_budget_share 0.5\n"} {
+					if !strings.Contains(string(raw), want) {
+						t.Errorf("%s /metrics lacks %q", c.base, strings.TrimSpace(want))
+					}
+				}
 				break
 			}
 			if time.Now().After(deadline) {

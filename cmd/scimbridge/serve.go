@@ -138,6 +138,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		budgets = append(budgets, inst)
 	}
 	heartbeat(ctx, st, b.ReplicaID(), budgets, replicas, log)
+	registerReplicaMetrics(reg, replicas, client, b.Leading)
 	stProbe := &stateProbe{st: st, log: log.With().Str("component", "readiness").Logger()}
 
 	var loaded atomic.Bool

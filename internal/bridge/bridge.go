@@ -74,6 +74,7 @@ type Bridge struct {
 
 	followed atomic.Int64 // the newest change of the feed this replica has read
 	feed     sync.Mutex   // one reader of the feed at a time (replicas.go)
+	leading  atomic.Bool  // this replica led at its last turn (replicas.go)
 
 	userLocks keyedLocks
 	pending   pendingSet // resources that may have an unfinished intent (intents.go)

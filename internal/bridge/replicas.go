@@ -367,10 +367,17 @@ func (b *Bridge) leads(ctx context.Context) bool {
 		if ctx.Err() == nil {
 			b.log.Warn().Err(err).Msg("leadership not confirmed; skipping the leader's tasks this turn")
 		}
-		return false
+		ok = false
+	}
+	if was := b.leading.Swap(ok); was != ok && b.store.Shared() {
+		b.log.Info().Bool("leader", ok).Msg("this replica's lead of the refresh changed")
 	}
 	return ok
 }
+
+// Leading reports whether this replica ran the leader's tasks (refresh, finishing intents) at
+// its last turn.
+func (b *Bridge) Leading() bool { return b.leading.Load() }
 
 // pruneChanges drops changes older than changesKept from the feed (the leader's task).
 func (b *Bridge) pruneChanges(ctx context.Context) {
