@@ -78,6 +78,8 @@ type Bridge struct {
 	hiddenEmail map[string]int64
 	paused      *pauseState // nil when not paused
 	breaker     breakerState
+
+	drift atomic.Pointer[DriftReport] // of the last index load (drift.go)
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.

@@ -598,6 +598,7 @@ func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord
 	}
 	merr := res.err(ctx)
 	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: next.ExternalID, Members: membersOf(final, displays)}, rec.shadow(), b.now())}
+	out.NoteAdded(visible, final) // the drift report tells these from members added in Domo
 	out.Pending = rec != nil && rec.Pending && merr != nil
 	b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
 	if rec == nil || !recordEqual(*rec, out) {

@@ -190,12 +190,13 @@ func (b *Bridge) load(ctx context.Context, learn bool) error {
 func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	started := b.now()
 	var s *index.Snapshot
+	var drift *DriftReport
 	var err error
 	if learn {
 		err = b.learnOwner(ctx)
 	}
 	if err == nil {
-		s, err = b.readAll(ctx)
+		s, drift, err = b.readAll(ctx)
 	}
 	if err != nil {
 		l.Fail(err)
@@ -206,6 +207,7 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	l.Replace(s)
 	b.log.Info().Int("users", users).Int("groups", groups).Dur("took", took).Msg("index loaded")
 	b.saveSnapshot(ctx)
+	b.publishDrift(ctx, drift, started)
 	return nil
 }
 
@@ -226,13 +228,13 @@ func (b *Bridge) saveSnapshot(ctx context.Context) {
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
 // (Domo, one call per 500 members of each non-empty group). The index entries are then built
 // on every CPU.
-func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, error) {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil) // the first failure stops the other sources, and is the one reported
 	var (
 		wg      sync.WaitGroup
 		records map[int64]*userRecord
-		groups  []index.Group
+		gr      *groupReads
 	)
 	wg.Go(func() {
 		var err error
@@ -242,7 +244,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	})
 	wg.Go(func() {
 		var err error
-		if groups, err = b.readGroups(ctx); err != nil {
+		if gr, err = b.readGroups(ctx); err != nil {
 			fail(err)
 		}
 	})
@@ -258,8 +260,10 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	// The drift report comes from these same reads: it costs Domo nothing more than the load.
+	drift := b.computeDrift(rows, records, gr)
 	hidden := map[string]int64{}
 	for _, d := range rows {
 		if rec := records[d.ID]; rec != nil && rec.Hidden {
@@ -269,7 +273,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, error) {
 	b.mu.Lock()
 	b.hiddenEmail = hidden
 	b.mu.Unlock()
-	return &index.Snapshot{Users: b.entries(rows, records), Groups: groups}, nil
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, drift, nil
 }
 
 // readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
@@ -352,8 +356,25 @@ func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []inde
 	return out[:n]
 }
 
+// groupReads is what a load reads about groups: Domo's groups, the stored shadows and the
+// members of each group (nil for the hidden Default group), in the order of groups.
+type groupReads struct {
+	groups  []domo.Group
+	shadows map[int64]*mapping.GroupShadow
+	members [][]int64
+}
+
+// entries builds the index entries of the groups read.
+func (gr *groupReads) entries(b *Bridge) []index.Group {
+	out := make([]index.Group, len(gr.groups))
+	for i, g := range gr.groups {
+		out[i] = b.groupEntry(g, gr.shadows[g.ID], gr.members[i], b.cfg.Mapping)
+	}
+	return out
+}
+
 // readGroups reads every group, its stored shadow and its members.
-func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
+func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 	shadows := map[int64]*mapping.GroupShadow{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
@@ -375,11 +396,7 @@ func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]index.Group, len(groups))
-	for i, g := range groups {
-		out[i] = b.groupEntry(g, shadows[g.ID], members[i], b.cfg.Mapping)
-	}
-	return out, nil
+	return &groupReads{groups: groups, shadows: shadows, members: members}, nil
 }
 
 // readMembers reads the member lists of groups, MemberWorkers at a time: one call per 500
