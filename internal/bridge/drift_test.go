@@ -2,9 +2,14 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
@@ -220,4 +225,57 @@ func TestDriftSettlesWritesDuringTheLoad(t *testing.T) {
 	if got.Counts[DriftUnmanagedUsers] != unmanaged-1 || got.Counts[DriftChangedUsers] != 0 {
 		t.Errorf("settled counts = %+v, want unmanaged %d and no changed users", got.Counts, unmanaged-1)
 	}
+}
+
+// TestLoadLogsProgress: a load that takes a while says how far it has got, so an operator
+// watching a first start of a large tenant knows it is not hung.
+func TestLoadLogsProgress(t *testing.T) {
+	sim := domosim.New(domosim.Options{Seed: 9, Latency: 30 * time.Millisecond})
+	sim.SeedUsers(1200) // three pages of users
+	var logs syncBuffer
+	tb := newTestBridge(t, sim, func(c *Config) { c.Logger = zerolog.New(&logs) })
+	tb.b.progressEvery = 10 * time.Millisecond
+	if err := tb.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var progress, started int
+	var last map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch m["message"] {
+		case "index load in progress":
+			progress++
+			last = m
+		case "index load started: listing Domo users, groups and members":
+			started++
+		}
+	}
+	if started != 2 || progress == 0 { // the start's load and this one
+		t.Fatalf("started lines %d, progress lines %d; want 2 and some", started, progress)
+	}
+	for _, k := range []string{"users_listed", "groups_listed", "member_lists_read", "elapsed"} {
+		if _, ok := last[k]; !ok {
+			t.Errorf("progress line %v lacks %s", last, k)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -236,6 +237,10 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, er
 		records map[int64]*userRecord
 		gr      *groupReads
 	)
+	prog := &loadProgress{}
+	ctx = context.WithValue(ctx, loadProgressKey{}, prog)
+	stopProgress := b.logProgress(ctx, prog)
+	defer stopProgress()
 	wg.Go(func() {
 		var err error
 		if records, err = b.readUserRecords(ctx); err != nil {
@@ -254,6 +259,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, er
 			fail(fmt.Errorf("list Domo users: %w", err))
 			break
 		}
+		prog.users.Add(1)
 		if !b.isProtected(d.ID, d.Email) {
 			rows = append(rows, d)
 		}
@@ -391,6 +397,7 @@ func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 			return nil, fmt.Errorf("list Domo groups: %w", err)
 		}
 		groups = append(groups, g)
+		progressOf(ctx).groups.Add(1)
 	}
 	members, err := b.readMembers(ctx, groups)
 	if err != nil {
@@ -418,9 +425,11 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 					continue
 				}
 				out[i] = ids
+				progressOf(ctx).memberLists.Add(1)
 			}
 		})
 	}
+	progressOf(ctx).groupsListed.Store(true)
 feed:
 	for i, g := range groups {
 		if b.hiddenGroup(g) {
@@ -512,3 +521,54 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.
 // Callers cancel Start's context first; the store must stay open until Wait returns.
 func (b *Bridge) Wait() { b.bg.Wait() }
+
+// loadProgress counts what a load has read so far, for its progress lines.
+type loadProgress struct {
+	users, groups, memberLists atomic.Int64
+	groupsListed               atomic.Bool
+}
+
+type loadProgressKey struct{}
+
+// progressOf returns the progress counters of the load ctx belongs to; outside one, counters
+// nobody reads.
+func progressOf(ctx context.Context) *loadProgress {
+	if p, ok := ctx.Value(loadProgressKey{}).(*loadProgress); ok {
+		return p
+	}
+	return &loadProgress{}
+}
+
+// defaultProgressEvery is how often a running load logs how far it has got: a first load of
+// 100,000 users takes half a minute at Domo's default budget, and an operator watching the log
+// should not wonder whether it hangs.
+const defaultProgressEvery = 5 * time.Second
+
+// logProgress logs the load's start, then its progress every b.progressEvery until the
+// returned function is called.
+func (b *Bridge) logProgress(ctx context.Context, p *loadProgress) (stop func()) {
+	started := time.Now()
+	b.log.Info().Msg("index load started: listing Domo users, groups and members")
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(b.progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ev := b.log.Info().Int64("users_listed", p.users.Load()).Int64("groups_listed", p.groups.Load()).
+					Int64("member_lists_read", p.memberLists.Load()).Str("elapsed", time.Since(started).Round(time.Second).String())
+				if p.groupsListed.Load() {
+					ev = ev.Int64("groups_total", p.groups.Load())
+				}
+				ev.Msg("index load in progress")
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
