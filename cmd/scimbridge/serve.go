@@ -24,6 +24,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
+	"github.com/scimbridge/scimbridge/internal/ui"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -110,11 +111,24 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	if err := b.LoadSwitches(ctx); err != nil {
 		return fmt.Errorf("read switches from state: %w", err)
 	}
-	registerBridgeMetrics(reg, idx, b)
+	registerBridgeMetrics(reg, idx, b, cfg.RefreshInterval)
 	probe := newTokenProbe(func(ctx context.Context) error {
 		_, err := client.Token(ctx)
 		return err
 	}, log.With().Str("component", "readiness").Logger())
+	registerProbeMetrics(reg, probe)
+	page, err := ui.New(ui.Config{
+		Tokens:          tokens,
+		Admin:           b,
+		Gatherer:        reg,
+		Audit:           st,
+		Drift:           b.LastDrift,
+		BudgetPerMinute: cfg.DomoRateLimit,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
 
 	var loaded atomic.Bool
 	handler := scim.NewHandler(scim.Config{
@@ -128,6 +142,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Available:      loaded.Load,
 		Pauser:         b,
 		Admin:          b,
+		UI:             page,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
@@ -176,6 +191,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	defer cancel()
 	var bg sync.WaitGroup
 	bg.Go(func() { probe.run(runCtx) })
+	bg.Go(func() { page.Run(runCtx) })
 	bg.Go(func() { pruneAudit(runCtx, st, cfg.AuditRetention, time.Hour, log) })
 	bg.Go(func() {
 		for attempt := 1; ; attempt++ {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -13,9 +15,14 @@ import (
 //
 //	all:      canonical path -> request info -> access log -> panic recovery
 //	public:   GET /healthz, GET /readyz, GET /metrics
+//	ui:       GET /ui (redirect), GET /ui/assets/{name}
+//	          + body limit -> session cookie and CSRF check (every POST)
+//	          GET /ui/ (status page or sign-in form), POST /ui/login, POST /ui/logout,
+//	          GET /ui/live, POST /ui/{pause|resume|breaker-reset} (operator sessions only)
 //	token:    + bearer auth -> body limit -> request timeout
 //	          /admin/v1/...          + writes by operator tokens only
-//	                                 -> operator switches (pause, resume, breaker reset, status)
+//	                                 -> operator switches (pause, resume, breaker reset, status),
+//	                                 drift report
 //	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
 //	                                 is loaded -> pause switch for writes -> SCIM endpoints
 //
@@ -37,6 +44,19 @@ func routes(cfg Config) http.Handler {
 		r.Method(http.MethodGet, "/metrics", cfg.MetricsHandler)
 	}
 
+	if cfg.UI != nil {
+		r.Get("/ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+		r.Get("/ui/assets/{name}", cfg.UI.Asset)
+		r.Group(func(r chi.Router) {
+			r.Use(limitBody(64<<10), timeout(cfg.RequestTimeout), cfg.UI.Session)
+			r.Get("/ui/", cfg.UI.Page)
+			r.Post("/ui/login", cfg.UI.SignIn)
+			r.Post("/ui/logout", cfg.UI.SignOut)
+			r.Get("/ui/live", cfg.UI.Live)
+			r.Post("/ui/{action:pause|resume|breaker-reset}", cfg.UI.Act)
+		})
+	}
+
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
 		if cfg.Admin != nil {
@@ -48,6 +68,7 @@ func routes(cfg Config) http.Handler {
 				r.Post("/admin/v1/pause", adminPause(cfg.Admin))
 				r.Post("/admin/v1/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
 				r.Post("/admin/v1/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
+				r.Get("/admin/v1/drift", adminDrift(cfg.Admin))
 			})
 		}
 		r.Route(Prefix, func(r chi.Router) {
@@ -69,6 +90,12 @@ func routes(cfg Config) http.Handler {
 				r.Post("/.search", notImplemented)
 			})
 		})
+	})
+	_ = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, Prefix) {
+			cfg.Metrics.zeroRoute(method, route)
+		}
+		return nil
 	})
 	return canonicalPath(Prefix)(r)
 }
@@ -124,5 +151,17 @@ func adminAction(a Admin, fn func(context.Context) error) http.HandlerFunc {
 			return
 		}
 		adminStatus(a)(w, r)
+	}
+}
+
+func adminDrift(a Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := a.Drift(r.Context())
+		if !ok {
+			writeError(w, r, Unavailable(30*time.Second, "no drift report yet: the bridge computes it with each index load from Domo", nil))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(rep)
 	}
 }
