@@ -84,7 +84,8 @@ func readFigures(g prometheus.Gatherer) (figures, error) {
 				f.IdPRequests += v
 			}
 		case metricQuirks:
-			f.IdPQuirks = byLabel(mf, "kind")
+			// Every kind exists at zero from the start; the page lists those that happened.
+			f.IdPQuirks = slices.DeleteFunc(byLabel(mf, "kind"), func(c count) bool { return c.Value == 0 })
 		case metricDrift:
 			f.Drift = byLabel(mf, "kind")
 		}

@@ -190,7 +190,9 @@ func readStatus(m map[string]any) status {
 	if idx, ok := m["index"].(map[string]any); ok {
 		st.LoadedAt, st.RefreshInterval, st.Source = str(idx, "loadedAt"), str(idx, "refreshInterval"), str(idx, "source")
 		st.Loading, st.LastRefreshFailed, st.IndexLoaded = idx["loading"] == true, idx["lastRefreshFailed"] == true, idx["loaded"] == true
-		st.LoadSeconds = str(idx, "loadSeconds")
+		if secs, ok := idx["loadSeconds"].(float64); ok {
+			st.LoadSeconds = strconv.FormatFloat(secs, 'f', 1, 64)
+		}
 	}
 	return st
 }

@@ -2,7 +2,6 @@
 // build step; the page works without it, only less alive.
 (function () {
   "use strict";
-  var svgNS = "http://www.w3.org/2000/svg";
   var chart = document.getElementById("budget-chart");
   if (!chart) { return; }
   var W = +chart.getAttribute("width"), H = +chart.getAttribute("height");
@@ -48,5 +47,4 @@
   }
   poll();
   window.setInterval(poll, 5000);
-  void svgNS;
 })();
