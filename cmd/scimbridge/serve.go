@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -131,7 +132,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	}
 
 	var loaded atomic.Bool
-	handler := scim.NewHandler(scim.Config{
+	hcfg := scim.Config{
 		Users:          b.Users(),
 		Groups:         b.Groups(),
 		Tokens:         tokens,
@@ -145,44 +146,66 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		UI:             page,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
-	})
+	}
+	// One listener for everything, or the SCIM API on SCIMBRIDGE_ADDR and the operator's side
+	// (metrics, admin, status page) on SCIMBRIDGE_OPS_ADDR, which need not be reachable by the IdP.
+	type listener struct {
+		addr, what string
+		handler    http.Handler
+	}
+	listeners := []listener{{cfg.Addr, "SCIM, operator's side and health", scim.NewHandler(hcfg)}}
+	if cfg.OpsAddr != "" {
+		api, ops := scim.NewHandlers(hcfg)
+		listeners = []listener{{cfg.Addr, "SCIM and health", api}, {cfg.OpsAddr, "operator's side (metrics, admin, /ui/) and health", ops}}
+	}
 
 	// Requests run on a context of their own, not ctx: a SIGTERM stops new connections but
 	// lets requests in flight finish; only past the shutdown bound is this context cancelled.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
-	srv := newHTTPServer(handler, log, func(net.Listener) context.Context { return reqCtx })
 	scheme := "http"
+	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
-		tlsCfg, err := newTLSConfig(cfg.TLSCert, cfg.TLSKey, log)
-		if err != nil {
+		if tlsCfg, err = newTLSConfig(cfg.TLSCert, cfg.TLSKey, log); err != nil {
 			return err
 		}
-		srv.TLSConfig = tlsCfg
 		scheme = "https"
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
+	var servers []*http.Server
+	serveErr := make(chan error, len(listeners))
+	var serving sync.WaitGroup
+	for i, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, srv := range servers {
+				_ = srv.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", l.addr, err)
+		}
+		srv := newHTTPServer(l.handler, log, func(net.Listener) context.Context { return reqCtx })
+		srv.TLSConfig = tlsCfg
+		servers = append(servers, srv)
+		serving.Go(func() {
+			var err error
+			if srv.TLSConfig != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		})
+		addr := ln.Addr().String()
+		log.Info().Str("addr", addr).Str("serves", l.what).Strs("tokens", tokens.Names()).Str("deprovision", cfg.Deprovision).Msg("listening")
+		if i == 0 {
+			fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
+			if listening != nil {
+				listening(scheme + "://" + addr)
+			}
 		} else {
-			err = srv.Serve(ln)
+			fmt.Fprintf(stdout, "operator's side listening on %s://%s\n", scheme, addr)
 		}
-		if !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
-		}
-		close(serveErr)
-	}()
-	addr := ln.Addr().String()
-	log.Info().Str("addr", addr).Strs("tokens", tokens.Names()).Str("deprovision", cfg.Deprovision).Msg("listening")
-	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
-	if listening != nil {
-		listening(scheme + "://" + addr)
 	}
 
 	// Load the index behind the listening server: /healthz answers at once, /readyz and the
@@ -219,12 +242,15 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		if err != nil {
-			runErr = fmt.Errorf("serve: %w", err)
-		}
+		runErr = fmt.Errorf("serve: %w", err)
 	}
 	cancel()
-	shutdown(srv, cancelRequests, cfg.ShutdownTimeout, log)
+	var stopping sync.WaitGroup
+	for _, srv := range servers {
+		stopping.Go(func() { shutdown(srv, cancelRequests, cfg.ShutdownTimeout, log) })
+	}
+	stopping.Wait()
+	serving.Wait()
 	waitBackground(&bg, 5*time.Second, log)
 	// The store closes (deferred above) only now, after the last request and background
 	// write: a clean close checkpoints SQLite's write-ahead log into the file.

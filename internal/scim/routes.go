@@ -11,7 +11,18 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes lists every route the bridge serves and the order of its middleware.
+// Which routes a handler serves: all of them on one listener, or the SCIM API and the
+// operator's side on two (SCIMBRIDGE_OPS_ADDR). Health is on every listener, for probes.
+type routeSet int
+
+const (
+	routesAPI routeSet = 1 << iota // /scim/v2
+	routesOps                      // /metrics, /admin/v1, /ui
+	routesAll = routesAPI | routesOps
+)
+
+// routes lists every route the bridge serves and the order of its middleware. set picks the
+// SCIM API, the operator's side or both.
 //
 //	all:      canonical path -> request info -> access log -> panic recovery
 //	public:   GET /healthz, GET /readyz, GET /metrics
@@ -28,7 +39,7 @@ import (
 //
 // Middleware that can refuse a request after authentication sits in route groups, which chi
 // applies after matching, so the access log and metrics name the route of a refused request.
-func routes(cfg Config) http.Handler {
+func routes(cfg Config, set routeSet) http.Handler {
 	r := chi.NewRouter()
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -40,11 +51,12 @@ func routes(cfg Config) http.Handler {
 
 	r.Get("/healthz", cfg.healthz)
 	r.Get("/readyz", cfg.readyz)
-	if cfg.MetricsHandler != nil {
+	ops, api := set&routesOps != 0, set&routesAPI != 0
+	if ops && cfg.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.MetricsHandler)
 	}
 
-	if cfg.UI != nil {
+	if ops && cfg.UI != nil {
 		r.Get("/ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
 		r.Get("/ui/assets/{name}", cfg.UI.Asset)
 		r.Group(func(r chi.Router) {
@@ -59,7 +71,7 @@ func routes(cfg Config) http.Handler {
 
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
-		if cfg.Admin != nil {
+		if ops && cfg.Admin != nil {
 			// Groups, not sub-routers, from here on: their middleware runs after the route is
 			// matched, so even refused requests are logged and counted under their route.
 			r.Group(func(r chi.Router) {
@@ -70,6 +82,9 @@ func routes(cfg Config) http.Handler {
 				r.Post("/admin/v1/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
 				r.Get("/admin/v1/drift", adminDrift(cfg.Admin))
 			})
+		}
+		if !api {
+			return
 		}
 		r.Route(Prefix, func(r chi.Router) {
 			r.Group(func(r chi.Router) {

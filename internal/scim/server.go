@@ -65,8 +65,21 @@ type Config struct {
 	RequestTimeout time.Duration
 }
 
-// NewHandler builds the bridge's HTTP handler: health, metrics, admin and the SCIM API.
+// NewHandler builds the bridge's HTTP handler: health, metrics, admin, the status page and
+// the SCIM API, on one listener.
 func NewHandler(cfg Config) http.Handler {
+	return routes(cfg.withDefaults(), routesAll)
+}
+
+// NewHandlers builds the same routes for two listeners: api serves the SCIM API (and health,
+// for probes), ops the operator's side (metrics, admin, the status page, and health), so that
+// only the first need be reachable from the IdP.
+func NewHandlers(cfg Config) (api, ops http.Handler) {
+	cfg = cfg.withDefaults()
+	return routes(cfg, routesAPI), routes(cfg, routesOps)
+}
+
+func (cfg Config) withDefaults() Config {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -77,7 +90,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	return routes(cfg)
+	return cfg
 }
 
 func (cfg Config) healthz(w http.ResponseWriter, r *http.Request) {
