@@ -34,7 +34,10 @@ func TestOpsListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"scimbridge", "serve"}, func(k string) string { return env[k] }, pw, io.Discard); pw.Close() }()
+	go func() {
+		done <- run(ctx, []string{"scimbridge", "serve"}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
