@@ -88,7 +88,7 @@ func (m *domoMetrics) hooks() domo.Hooks {
 
 // registerBridgeMetrics exposes the index's size and age, the operator switches, the drift
 // report and what the binary is.
-func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridge.Bridge, refresh time.Duration) {
+func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridge.Bridge, refresh time.Duration, budget int) {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
@@ -127,6 +127,9 @@ func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridg
 		}),
 		gauge("scimbridge_index_refresh_interval_seconds", "How often the index reloads from Domo (SCIMBRIDGE_REFRESH_INTERVAL); 0: never.", func() float64 {
 			return refresh.Seconds()
+		}),
+		gauge("scimbridge_domo_rate_limit_per_minute", "Domo requests a minute the bridge may send (SCIMBRIDGE_DOMO_RATE_LIMIT), for charts of the budget.", func() float64 {
+			return float64(budget)
 		}),
 		driftCollector{b},
 		buildInfo(),

@@ -112,7 +112,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	if err := b.LoadSwitches(ctx); err != nil {
 		return fmt.Errorf("read switches from state: %w", err)
 	}
-	registerBridgeMetrics(reg, idx, b, cfg.RefreshInterval)
+	registerBridgeMetrics(reg, idx, b, cfg.RefreshInterval, cfg.DomoRateLimit)
 	probe := newTokenProbe(func(ctx context.Context) error {
 		_, err := client.Token(ctx)
 		return err
