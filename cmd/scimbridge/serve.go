@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,9 +48,45 @@ func newLogger(cfg Config, w io.Writer) zerolog.Logger {
 		lvl = zerolog.InfoLevel
 	}
 	if cfg.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", FormatPrepare: consoleDurations, NoColor: !isTerminal(w)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// durationFields are the log fields that hold durations. JSON logs carry them as milliseconds
+// (zerolog's default, which log pipelines expect); the console log shows them with units.
+var durationFields = []string{"duration", "took", "retry_in", "backoff", "grace", "waited", "window", "retention"}
+
+// consoleDurations turns the duration fields of a console log line from milliseconds into
+// Go's notation with units: 12.5ms, 2.1s, 1m30s.
+func consoleDurations(evt map[string]any) error {
+	for _, k := range durationFields {
+		var ms float64
+		switch v := evt[k].(type) {
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				continue
+			}
+			ms = f
+		case float64:
+			ms = v
+		default:
+			continue
+		}
+		evt[k] = time.Duration(ms * float64(time.Millisecond)).String()
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, where the console log may use colours.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // serveWith runs the bridge until ctx ends. listening, when set, receives the bound address
