@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -11,7 +14,7 @@ func noEnv(string) string { return "" }
 
 func TestLoadCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"scimbridge", "load", "--users", "6", "--groups", "2", "--seed-users", "2", "--concurrency", "3", "--rate-limit", "0", "--fail-5xx", "0"}
+	args := []string{"scimbridge", "load", "--users", "6", "--groups", "2", "--seed-users", "2", "--concurrency", "3", "--rate-limit", "60000", "--fail-5xx", "0"}
 	if err := run(context.Background(), args, noEnv, &out, &errOut); err != nil {
 		t.Fatalf("load: %v\n%s%s", err, out.String(), errOut.String())
 	}
@@ -20,10 +23,45 @@ func TestLoadCommand(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
+	checkREADMELoadSample(t, out.String())
 	// stderr is not a terminal here: progress comes as whole lines, the last one at the end of
 	// the traffic with every lifecycle done.
 	progress := errOut.String()
 	if !strings.Contains(progress, "load: ") || !strings.Contains(progress, "8/8 lifecycles done") || strings.Contains(progress, "\r") {
 		t.Errorf("progress on stderr:\n%s", progress)
+	}
+}
+
+// checkREADMELoadSample keeps the README's sample of `scimbridge load` true to what the command
+// prints: every line of the sample that is not indented (the headings and summary lines) has
+// the same words as a line of a real run, numbers apart.
+func checkREADMELoadSample(t *testing.T, out string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	i := strings.Index(readme, "$ scimbridge load 2>progress.log\n")
+	j := strings.Index(readme, "$ cat progress.log")
+	if i < 0 || j < i {
+		t.Fatal("README.md has no sample of scimbridge load")
+	}
+	sample := readme[i+len("$ scimbridge load 2>progress.log\n") : j]
+	shape := func(line string) string {
+		line = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ms|s\b)?`).ReplaceAllString(line, "N")
+		return strings.Join(strings.Fields(line), " ")
+	}
+	got := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		got[shape(l)] = true
+	}
+	for _, l := range strings.Split(sample, "\n") {
+		if l == "" || strings.HasPrefix(l, " ") {
+			continue
+		}
+		if !got[shape(l)] {
+			t.Errorf("the README's load sample has %q, which scimbridge load does not print (its output:\n%s)", l, out)
+		}
 	}
 }
