@@ -138,7 +138,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 }
 
 // auditEvents returns the newest o.limit matching events, newest first.
-func auditEvents(ctx context.Context, st *store.Store, o auditOptions) ([]store.AuditEvent, error) {
+func auditEvents(ctx context.Context, st store.Store, o auditOptions) ([]store.AuditEvent, error) {
 	return bridge.SearchAudit(ctx, st, bridge.AuditQuery{Since: o.since, Until: o.until, User: o.user, Group: o.group, Token: o.token, Limit: o.limit, Page: o.page})
 }
 

@@ -42,6 +42,7 @@ type Config struct {
 	ProtectedUsers        []string
 	ShowDefault           bool
 	RefreshInterval       time.Duration
+	SnapshotMaxAge        time.Duration
 	MaxBodyBytes          int64
 	ShutdownTimeout       time.Duration
 	AuditRetention        time.Duration
@@ -90,11 +91,19 @@ var settings = []setting{
 	{"on-delete", "SCIMBRIDGE_ON_DELETE", "delete", "what DELETE /Users/{id} does: delete (the Domo user) or deprovision (as SCIMBRIDGE_DEPROVISION says, then hidden from SCIM; the IdP creating the user again revives it)", false, func(c *Config, v string) error { c.OnDelete = strings.ToLower(strings.TrimSpace(v)); return nil }},
 	{"numeric-employee-number", "SCIMBRIDGE_NUMERIC_EMPLOYEE_NUMBER", "false", "also write an all-digit enterprise employeeNumber to Domo's integer employeeNumber (it always goes to employeeId)", false, boolSetting(func(c *Config, b bool) { c.NumericEmployeeNumber = b })},
 	{"demote-role", "SCIMBRIDGE_DEMOTE_ROLE", "Social", "role a deactivated user gets under the demote policy", false, func(c *Config, v string) error { c.DemoteRole = v; return nil }},
-	{"breaker-max", "SCIMBRIDGE_BREAKER_MAX", "50", "deprovisions (deactivations and deletions) allowed per window before the breaker halts them; 0 disables", false, intSetting(func(c *Config, n int) { c.BreakerMax = n })},
+	{"breaker-max", "SCIMBRIDGE_BREAKER_MAX", "50", "changes that take access away (deactivations, deletions, demotions, removals from groups, group deletions: see README) allowed per window before the breaker halts them; 0 disables", false, intSetting(func(c *Config, n int) { c.BreakerMax = n })},
 	{"breaker-window", "SCIMBRIDGE_BREAKER_WINDOW", "10m", "the breaker's window", false, durSetting(func(c *Config, d time.Duration) { c.BreakerWindow = d })},
 	{"protected-users", "SCIMBRIDGE_PROTECTED_USERS", "", "Domo user ids or emails the bridge never shows, changes or deletes, comma-separated (the API client's owner always is)", false, func(c *Config, v string) error { c.ProtectedUsers = splitList(v); return nil }},
 	{"show-default-group", "SCIMBRIDGE_SHOW_DEFAULT_GROUP", "false", "list Domo's Default group as a SCIM group (it is never renamed or deleted)", false, boolSetting(func(c *Config, b bool) { c.ShowDefault = b })},
 	{"refresh-interval", "SCIMBRIDGE_REFRESH_INTERVAL", "10m", "how often the index reloads users and groups from Domo; 0 disables", false, durSetting(func(c *Config, d time.Duration) { c.RefreshInterval = d })},
+	// After refresh-interval, whose value its default takes.
+	{"snapshot-max-age", "SCIMBRIDGE_SNAPSHOT_MAX_AGE", "", "after a restart, until the first load from Domo succeeds, lists and filters answer from the stored snapshot only while its data is at most this old, else 503 with Retry-After; empty means the refresh interval, 0 never serves a snapshot", false, func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			c.SnapshotMaxAge = c.RefreshInterval
+			return nil
+		}
+		return durSetting(func(c *Config, d time.Duration) { c.SnapshotMaxAge = d })(c, v)
+	}},
 	{"max-body-bytes", "SCIMBRIDGE_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)", false, intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
 	{"audit-retention", "SCIMBRIDGE_AUDIT_RETENTION", "2160h", "how long audit-log entries are kept (pruned hourly); 0 keeps them for ever", false, durSetting(func(c *Config, d time.Duration) { c.AuditRetention = d })},
 	{"shutdown-timeout", "SCIMBRIDGE_SHUTDOWN_TIMEOUT", "20s", "on SIGTERM, how long requests in flight may finish before they are cancelled (they then answer 503 with Retry-After); keep it under the orchestrator's grace period", false, durSetting(func(c *Config, d time.Duration) { c.ShutdownTimeout = d })},
@@ -290,6 +299,7 @@ func (c Config) Validate() error {
 		{c.BreakerWindow <= 0, "SCIMBRIDGE_BREAKER_WINDOW must be positive"},
 		{c.RefreshInterval < 0, "SCIMBRIDGE_REFRESH_INTERVAL must not be negative"},
 		{c.RefreshInterval > 0 && c.RefreshInterval < 10*time.Second, "SCIMBRIDGE_REFRESH_INTERVAL below 10s would spend Domo's budget on reloading"},
+		{c.SnapshotMaxAge < 0, "SCIMBRIDGE_SNAPSHOT_MAX_AGE must not be negative"},
 		{c.MaxBodyBytes < 1024, "SCIMBRIDGE_MAX_BODY_BYTES must be at least 1024"},
 		{c.ShutdownTimeout < time.Second, "SCIMBRIDGE_SHUTDOWN_TIMEOUT must be at least 1s"},
 		{c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour), "SCIMBRIDGE_AUDIT_RETENTION must be 0 (keep) or at least 1h"},

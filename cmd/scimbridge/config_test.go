@@ -103,3 +103,31 @@ func TestLoadConfigPrecedenceAndValidation(t *testing.T) {
 		t.Fatalf("bad duration: %v", err)
 	}
 }
+
+// TestSnapshotMaxAgeSetting: unset, the snapshot bound is the refresh interval (a running
+// bridge serves data that old anyway); 0 never serves a snapshot; a negative one is refused.
+func TestSnapshotMaxAgeSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    time.Duration
+		invalid bool
+	}{
+		{map[string]string{}, 10 * time.Minute, false},
+		{map[string]string{"SCIMBRIDGE_REFRESH_INTERVAL": "30m"}, 30 * time.Minute, false},
+		{map[string]string{"SCIMBRIDGE_REFRESH_INTERVAL": "0"}, 0, false},
+		{map[string]string{"SCIMBRIDGE_SNAPSHOT_MAX_AGE": "0"}, 0, false},
+		{map[string]string{"SCIMBRIDGE_SNAPSHOT_MAX_AGE": "2h", "SCIMBRIDGE_REFRESH_INTERVAL": "30m"}, 2 * time.Hour, false},
+		{map[string]string{"SCIMBRIDGE_SNAPSHOT_MAX_AGE": "-1m"}, -time.Minute, true},
+	} {
+		cfg, err := loadConfig("serve", nil, func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if cfg.SnapshotMaxAge != tc.want {
+			t.Errorf("%v: SnapshotMaxAge %s, want %s", tc.env, cfg.SnapshotMaxAge, tc.want)
+		}
+		if err := cfg.Validate(); (err != nil && strings.Contains(err.Error(), "SCIMBRIDGE_SNAPSHOT_MAX_AGE")) != tc.invalid {
+			t.Errorf("%v: Validate() = %v", tc.env, err)
+		}
+	}
+}

@@ -142,6 +142,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		ProtectedUsers:   cfg.ProtectedUsers,
 		ShowDefaultGroup: cfg.ShowDefault,
 		RefreshInterval:  cfg.RefreshInterval,
+		SnapshotMaxAge:   cfg.SnapshotMaxAge,
 		Logger:           log,
 	})
 	if err != nil {
@@ -348,7 +349,7 @@ func waitBackground(wg *sync.WaitGroup, d time.Duration, log zerolog.Logger) {
 
 // pruneAudit deletes audit entries older than retention, now and then every interval, so the
 // state file does not grow for ever. A retention of 0 keeps everything.
-func pruneAudit(ctx context.Context, st *store.Store, retention, interval time.Duration, log zerolog.Logger) {
+func pruneAudit(ctx context.Context, st store.Store, retention, interval time.Duration, log zerolog.Logger) {
 	if retention <= 0 {
 		return
 	}

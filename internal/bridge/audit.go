@@ -5,26 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
 )
-
-// auditNote records in the audit log something the bridge did or refused without calling
-// Domo: an operator's switch (pause, resume, breaker reset), a deactivation under the mark
-// policy, a deprovision the breaker refused. Like audit, it names the acting token and the
-// request from ctx; its DomoCall is empty, which readers show as "-". resource is "User",
-// "Group" or "Bridge" (the operator's switches); outcome says what came of it ("ok",
-// "refused: ..."). A failure to record is logged, never returned.
-func (b *Bridge) auditNote(ctx context.Context, resource, id string, fields []string, outcome string) {
-	info := scim.RequestInfo(ctx)
-	e := store.AuditEvent{
-		Token: info.Token, RequestID: info.ID, Operation: info.Operation,
-		Resource: resource, ResourceID: id, Fields: fields, Outcome: outcome,
-	}
-	if err := b.store.Audit(context.WithoutCancel(ctx), e); err != nil {
-		b.log.Error().Err(err).Str("request_id", info.ID).Msg("audit log write failed")
-	}
-}
 
 // AuditReader reads the audit log; *store.Store is one.
 type AuditReader interface {

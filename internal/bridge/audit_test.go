@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/internal/domo/domosim"
+	"github.com/scimbridge/scimbridge/internal/store"
 )
 
-// TestAuditNote: an event without a Domo call is recorded with an empty DomoCall and found by
-// user like a write.
-func TestAuditNote(t *testing.T) {
+// TestSearchAuditNonDomoEvents: an event without a Domo call is recorded with an empty
+// DomoCall and found by user like a write.
+func TestSearchAuditNonDomoEvents(t *testing.T) {
 	tb := newTestBridge(t, domosim.New(domosim.Options{Seed: 2}), nil)
 	ctx := context.Background()
-	tb.b.auditNote(ctx, kindUser, "42", []string{"active"}, "ok")
-	tb.b.auditNote(ctx, "Bridge", "", []string{"paused"}, "ok: INC-1")
+	tb.b.auditEvent(ctx, store.AuditEvent{Resource: kindUser, ResourceID: "42", Fields: []string{"active"}, Outcome: "ok"})
+	tb.b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "pause", Fields: []string{"paused"}, Outcome: "paused: INC-1"})
 	evs, err := SearchAudit(ctx, tb.store, AuditQuery{User: "42"})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ const (
 // Config wires the bridge.
 type Config struct {
 	Domo    *domo.Client
-	Store   *store.Store
+	Store   store.Store
 	Index   *index.Index
 	Mapping mapping.Options // BaseURL is taken from each request
 
@@ -46,7 +46,11 @@ type Config struct {
 	ProtectedUsers   []string      // Domo ids or emails the bridge never shows, changes or deletes
 	ShowDefaultGroup bool          // list Domo's Default group as a SCIM group
 	RefreshInterval  time.Duration // background index refresh; 0 disables
-	MemberWorkers    int           // concurrent membership calls in one group change, default 8
+	// SnapshotMaxAge is how old (since its data was read from Domo) a stored snapshot may be
+	// and still answer lists and filters after a restart, until the first load from Domo
+	// succeeds; past it they get 503 with Retry-After. 0 never serves a snapshot.
+	SnapshotMaxAge time.Duration
+	MemberWorkers  int // concurrent membership calls in one group change, default 8
 
 	Logger zerolog.Logger
 	Now    func() time.Time
@@ -56,7 +60,7 @@ type Config struct {
 type Bridge struct {
 	cfg   Config
 	domo  *domo.Client
-	store *store.Store
+	store store.Store
 	index *index.Index
 	log   zerolog.Logger
 	now   func() time.Time
@@ -64,6 +68,7 @@ type Bridge struct {
 	bg sync.WaitGroup // background work begun by Start
 
 	userLocks keyedMutex
+	pending   pendingSet // resources that may have an unfinished intent (intents.go)
 	// undocumentedRefused: the tenant answers 400 to user writes carrying employeeId or
 	// department (see writeUser).
 	undocumentedRefused atomic.Bool
@@ -170,15 +175,19 @@ func (b *Bridge) options(ctx context.Context) mapping.Options {
 // audit records one Domo write in the audit log. A failure to record is logged, never
 // returned: the write already happened and the IdP must hear its true outcome.
 func (b *Bridge) audit(ctx context.Context, resource string, id int64, call string, fields []string, err error) {
-	info := scim.RequestInfo(ctx)
 	outcome := "ok"
 	if err != nil {
 		outcome = "error: " + err.Error()
 	}
-	e := store.AuditEvent{
-		Token: info.Token, RequestID: info.ID, Operation: info.Operation, DomoCall: call,
-		Resource: resource, ResourceID: fmt.Sprint(id), Fields: fields, Outcome: outcome,
-	}
+	b.auditEvent(ctx, store.AuditEvent{DomoCall: call, Resource: resource, ResourceID: fmt.Sprint(id), Fields: fields, Outcome: outcome})
+}
+
+// auditEvent records e with the request's token name, id and operation. Events the bridge
+// records without a Domo call (a deactivation under the mark policy, the operator's switches,
+// what the breaker refused) leave DomoCall empty.
+func (b *Bridge) auditEvent(ctx context.Context, e store.AuditEvent) {
+	info := scim.RequestInfo(ctx)
+	e.Token, e.RequestID, e.Operation = info.Token, info.ID, info.Operation
 	if aerr := b.store.Audit(context.WithoutCancel(ctx), e); aerr != nil {
 		b.log.Error().Err(aerr).Str("request_id", info.ID).Msg("audit log write failed")
 	}

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/scim"
+	"github.com/scimbridge/scimbridge/internal/store"
 )
 
 const (
@@ -21,52 +21,113 @@ const (
 	pauseRetry     = 5 * time.Minute
 )
 
-func isNotFound(err error) bool { return errors.Is(err, domo.ErrNotFound) }
-func isConflict(err error) bool { return errors.Is(err, domo.ErrConflict) }
-func asAPIError(err error, target **domo.APIError) bool {
-	return errors.As(err, target)
-}
+// The changes the deprovision breaker counts: every change that takes access away.
+const (
+	breakerDeactivate  = "deactivate"   // active:false, whatever the policy
+	breakerDelete      = "delete"       // DELETE /Users
+	breakerDemote      = "demote"       // a role change to a lower role, or to the demote role
+	breakerLeaveGroup  = "leave-group"  // a user removed from a group, one per user and group
+	breakerDeleteGroup = "delete-group" // DELETE /Groups, one per member (at least one)
+)
 
-// breakerState counts recent deprovisions. When more than BreakerMax happen within
-// BreakerWindow the breaker opens: further deprovisions are refused with 503 until an operator
-// resets it. An IdP misconfiguration (a wrong scope, a deleted group) then costs a handful of
-// accounts, not the company.
+// breakerState is the breaker's open flag as this process last saw it. The flag and the
+// window's count live in the store, so a restart (or another replica) sees the same breaker.
 type breakerState struct {
-	recent []time.Time
-	open   bool
-	since  time.Time
+	open  bool
+	since time.Time
 }
 
-// allowDeprovision refuses a deprovision while the breaker is open, opens it when this one
-// would exceed the budget, and otherwise counts it.
-func (b *Bridge) allowDeprovision(ctx context.Context) error {
-	if b.cfg.BreakerMax <= 0 {
+// allowDeprovision counts changes that take access away. Past BreakerMax of them within
+// BreakerWindow the breaker opens: they, and every later one, are refused with 503 until an
+// operator resets it. An IdP misconfiguration (a wrong scope, a deleted group) then costs a
+// handful of accounts, not the company. A request is counted as a whole before its first
+// write, so concurrent requests (and replicas) cannot slip past the limit, and one that would
+// cross it changes nothing.
+func (b *Bridge) allowDeprovision(ctx context.Context, events []store.BreakerEvent) error {
+	if b.cfg.BreakerMax <= 0 || len(events) == 0 {
 		return nil
 	}
+	open, err := b.breakerOpen(ctx)
+	if err != nil {
+		return scim.Unavailable(intentRetry, "the bridge's state database is unavailable; nothing was changed; retry later", err)
+	}
+	if !open {
+		now := b.now()
+		count, ok, err := b.store.TakeBreaker(context.WithoutCancel(ctx), store.BreakerTake{At: now, Window: b.cfg.BreakerWindow, Max: b.cfg.BreakerMax, Events: events})
+		if err != nil {
+			return scim.Unavailable(intentRetry, "the bridge's state database is unavailable; nothing was changed; retry later", err)
+		}
+		if ok {
+			return nil
+		}
+		b.openBreaker(ctx, now, count, len(events))
+	}
+	for _, e := range events {
+		b.auditEvent(ctx, store.AuditEvent{Resource: e.Resource, ResourceID: e.ResourceID, Fields: []string{e.Kind}, Outcome: "refused: the deprovision breaker is open"})
+	}
+	return scim.Unavailable(breakerRetry, fmt.Sprintf("deprovisioning is halted: more than %d changes that take access away were made within %s; an operator must reset the breaker", b.cfg.BreakerMax, b.cfg.BreakerWindow), nil)
+}
+
+// breakerOpen reads the breaker's flag from the store (another replica may have opened it)
+// and keeps this process's view of it up to date.
+func (b *Bridge) breakerOpen(ctx context.Context) (bool, error) {
+	v, open, err := b.store.Setting(ctx, settingBreaker)
+	if err != nil {
+		return false, err
+	}
+	since, _ := time.Parse(time.RFC3339, v)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	cut := now.Add(-b.cfg.BreakerWindow)
-	kept := b.breaker.recent[:0]
-	for _, t := range b.breaker.recent {
-		if t.After(cut) {
-			kept = append(kept, t)
+	b.breaker = breakerState{open: open, since: since}
+	b.mu.Unlock()
+	return open, nil
+}
+
+// openBreaker opens the breaker, for this process and in the store.
+func (b *Bridge) openBreaker(ctx context.Context, now time.Time, count, asked int) {
+	b.mu.Lock()
+	b.breaker = breakerState{open: true, since: now}
+	b.mu.Unlock()
+	if err := b.store.PutSetting(context.WithoutCancel(ctx), settingBreaker, now.UTC().Format(time.RFC3339)); err != nil {
+		b.log.Error().Err(err).Msg("breaker state not persisted")
+	}
+	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "breaker", Fields: []string{"open"},
+		Outcome: fmt.Sprintf("opened: %d counted within %s, %d more asked, limit %d", count, b.cfg.BreakerWindow, asked, b.cfg.BreakerMax)})
+	b.log.Warn().Int("counted", count).Int("asked", asked).Dur("window", b.cfg.BreakerWindow).Msg("deprovision breaker opened; an operator must reset it")
+}
+
+// kindBridge names the bridge itself in audit events about its switches.
+const kindBridge = "Bridge"
+
+// demotes reports whether a role change takes access away: to the demote role, or down the
+// ranks of Domo's system roles (Admin, Privileged, Editor, Participant, Social: ids 1 to 5).
+// A change that involves a custom role counts unless it goes to Admin: the bridge cannot rank
+// a custom role's grants, so it errs on the side of the breaker.
+func (b *Bridge) demotes(from, to domo.User) bool {
+	if sameRole(from, to) {
+		return false
+	}
+	if strings.EqualFold(to.Role, b.cfg.DemoteRole) {
+		return true
+	}
+	rank := func(u domo.User) int64 {
+		if id := int64(u.RoleID); id >= 1 && id <= 5 {
+			return id
 		}
-	}
-	b.breaker.recent = kept
-	if !b.breaker.open && len(kept) >= b.cfg.BreakerMax {
-		b.breaker.open, b.breaker.since = true, now
-		if err := b.store.PutSetting(context.WithoutCancel(ctx), settingBreaker, now.UTC().Format(time.RFC3339)); err != nil {
-			b.log.Error().Err(err).Msg("breaker state not persisted")
+		if b.cfg.Mapping.Roles != nil {
+			if r, ok := b.cfg.Mapping.Roles.Lookup(u.Role); ok && r.ID >= 1 && r.ID <= 5 {
+				return r.ID
+			}
 		}
-		b.log.Warn().Int("deprovisions", len(kept)).Dur("window", b.cfg.BreakerWindow).Msg("deprovision breaker opened; an operator must reset it")
+		return 0 // custom or unknown
 	}
-	if b.breaker.open {
-		return scim.Unavailable(breakerRetry, fmt.Sprintf("deprovisioning is halted: more than %d users were deprovisioned within %s; an operator must reset the breaker", b.cfg.BreakerMax, b.cfg.BreakerWindow), nil)
+	f, t := rank(from), rank(to)
+	switch {
+	case t == 1:
+		return false
+	case f == 0 || t == 0:
+		return true
 	}
-	// Count it now, not after Domo answers, so concurrent requests cannot slip past the limit.
-	b.breaker.recent = append(b.breaker.recent, now)
-	return nil
+	return t > f
 }
 
 // demoteRole moves an update to the demote role.
@@ -154,28 +215,6 @@ func unionIDs(a, b []int64) []int64 {
 	return out
 }
 
-// moveGroups makes the membership changes of the demote policy, after the role change. When
-// one fails, newRec is set so that the IdP's retry finishes the job: the user reads as active
-// (the deactivation or reactivation is not done) with the access still to restore saved.
-func (b *Bridge) moveGroups(ctx context.Context, uid int64, m groupMoves, newRec *userRecord) error {
-	if len(m.leave) > 0 {
-		if err := b.leaveGroups(ctx, uid, m.leave); err != nil {
-			s := m.saved
-			newRec.Saved, newRec.Shadow.Inactive = &s, false
-			return err
-		}
-	}
-	if len(m.join) > 0 {
-		if failed, err := b.joinGroups(ctx, uid, m.join); err != nil {
-			s := m.saved
-			s.Groups = failed
-			newRec.Saved, newRec.Shadow.Inactive = &s, false
-			return err
-		}
-	}
-	return nil
-}
-
 // nonDefaultGroups lists the groups a user is in, except Domo's Default group, which every
 // user belongs to.
 func (b *Bridge) nonDefaultGroups(d domo.User) []int64 {
@@ -204,6 +243,10 @@ func (b *Bridge) leaveGroups(ctx context.Context, uid int64, groups []int64) err
 		err := b.domo.RemoveGroupMember(ctx, gid, uid)
 		unlock()
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("DELETE /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
+		if refusedOutright(err) {
+			b.log.Warn().Err(err).Int64("user", uid).Int64("group", gid).Msg("Domo refused to take a deprovisioned user out of a group; it stays a member")
+			continue
+		}
 		if err != nil && !isNotFound(err) {
 			return upstream(err, kindGroup, fmt.Sprint(gid))
 		}
@@ -222,6 +265,10 @@ func (b *Bridge) joinGroups(ctx context.Context, uid int64, groups []int64) ([]i
 		b.audit(ctx, kindGroup, gid, fmt.Sprintf("PUT /v1/groups/%d/users/%d", gid, uid), []string{"members"}, err)
 		if err != nil {
 			if isNotFound(err) {
+				continue
+			}
+			if refusedOutright(err) {
+				b.log.Warn().Err(err).Int64("user", uid).Int64("group", gid).Msg("Domo refused to put a reactivated user back in a group")
 				continue
 			}
 			return slices.Clone(groups[i:]), upstream(err, kindGroup, fmt.Sprint(gid))
@@ -276,7 +323,7 @@ func (b *Bridge) LoadSwitches(ctx context.Context) error {
 	}
 	if open {
 		t, _ := time.Parse(time.RFC3339, since)
-		b.breaker.open, b.breaker.since = true, t
+		b.breaker = breakerState{open: true, since: t}
 	}
 	return nil
 }
@@ -300,6 +347,7 @@ func (b *Bridge) Pause(ctx context.Context, reason string) error {
 	b.mu.Lock()
 	b.paused = st
 	b.mu.Unlock()
+	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "pause", Fields: []string{"paused"}, Outcome: "paused: " + reason})
 	b.log.Warn().Str("reason", reason).Msg("provisioning paused")
 	return nil
 }
@@ -312,18 +360,23 @@ func (b *Bridge) Resume(ctx context.Context) error {
 	b.mu.Lock()
 	b.paused = nil
 	b.mu.Unlock()
+	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "pause", Fields: []string{"paused"}, Outcome: "resumed"})
 	b.log.Info().Msg("provisioning resumed")
 	return nil
 }
 
-// ResetBreaker closes the deprovision breaker and forgets the recent count.
+// ResetBreaker closes the deprovision breaker and forgets the window's count.
 func (b *Bridge) ResetBreaker(ctx context.Context) error {
+	if err := b.store.ClearBreaker(ctx); err != nil {
+		return err
+	}
 	if err := b.store.DeleteSetting(ctx, settingBreaker); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	b.breaker = breakerState{}
 	b.mu.Unlock()
+	b.auditEvent(ctx, store.AuditEvent{Resource: kindBridge, ResourceID: "breaker", Fields: []string{"open"}, Outcome: "reset"})
 	b.log.Info().Msg("deprovision breaker reset")
 	return nil
 }
@@ -331,13 +384,26 @@ func (b *Bridge) ResetBreaker(ctx context.Context) error {
 // Status reports the switches and the index, for operators.
 func (b *Bridge) Status(ctx context.Context) (map[string]any, error) {
 	_, details := b.Ready(ctx)
+	if _, err := b.breakerOpen(ctx); err != nil {
+		return nil, err
+	}
+	recent, err := b.store.BreakerCount(ctx, b.now().Add(-b.cfg.BreakerWindow))
+	if err != nil {
+		return nil, err
+	}
+	unfinished, err := b.store.Intents(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	st := map[string]any{
 		"paused":  b.paused != nil,
 		"policy":  b.cfg.Policy,
-		"breaker": map[string]any{"open": b.breaker.open, "max": b.cfg.BreakerMax, "window": b.cfg.BreakerWindow.String(), "recent": len(b.breaker.recent)},
+		"breaker": map[string]any{"open": b.breaker.open, "max": b.cfg.BreakerMax, "window": b.cfg.BreakerWindow.String(), "recent": recent},
 		"index":   details["index"],
+		// unfinished counts the changes interrupted half-way that are still to be finished.
+		"unfinished": len(unfinished),
 	}
 	if b.paused != nil {
 		st["pauseReason"] = b.paused.Reason

@@ -203,7 +203,7 @@ func (b *Bridge) publishDrift(ctx context.Context, r *DriftReport, started time.
 		return 0
 	})
 	r.ChangedUsers = settle(r, DriftChangedUsers, r.ChangedUsers, func(c ChangedUser) int {
-		if rec, ok := userRec(c.ID); !ok || since(rec.Shadow.Modified) {
+		if rec, ok := userRec(c.ID); !ok || rec.Deleted || since(rec.Shadow.Modified) {
 			return 1
 		}
 		return 0
@@ -219,7 +219,7 @@ func (b *Bridge) publishDrift(ctx context.Context, r *DriftReport, started time.
 	})
 	r.OrphanedShadows = settle(r, DriftOrphanedShadows, r.OrphanedShadows, func(o OrphanedShadow) int {
 		if o.Resource == kindUser {
-			if rec, ok := userRec(o.ID); !ok || since(rec.Shadow.Modified) {
+			if rec, ok := userRec(o.ID); !ok || rec.Deleted || since(rec.Shadow.Modified) {
 				return 1
 			}
 			return 0

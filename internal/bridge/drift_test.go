@@ -188,7 +188,7 @@ func TestDriftSettlesWritesDuringTheLoad(t *testing.T) {
 	ada := tb.createUser(adaAttrs())
 
 	started := tb.b.now()
-	records, err := tb.b.readUserRecords(ctx) // the store, read first
+	records, _, err := tb.b.readUserRecords(ctx) // the store, read first
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -41,8 +40,9 @@ func (b *Bridge) writeUser(ctx context.Context, upd *domo.UserUpdate, write func
 		stripUndocumented(upd)
 	}
 	d, err := write(*upd)
-	var ae *domo.APIError
-	if err == nil || isConflict(err) || !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+	// Only Domo refusing the write's content can be about the fields: a token endpoint's 400
+	// or a taken email must never teach the bridge that the tenant refuses them.
+	if domo.KindOf(err) != domo.KindRejected {
 		return d, err
 	}
 	without := *upd
@@ -59,6 +59,12 @@ func (b *Bridge) writeUser(ctx context.Context, upd *domo.UserUpdate, write func
 	if perr := b.store.PutSetting(context.WithoutCancel(ctx), settingUndocumented, "true"); perr != nil {
 		b.log.Error().Err(perr).Msg("that Domo refuses employeeId and department was not persisted")
 	}
-	b.log.Warn().Str("domo_message", ae.Message).Msg("Domo refused a user write carrying employeeId or department and took it without them; they are kept by the bridge from now on")
+	var ae *domo.APIError
+	_ = errors.As(err, &ae)
+	msg := ""
+	if ae != nil {
+		msg = ae.Message
+	}
+	b.log.Warn().Str("domo_message", msg).Msg("Domo refused a user write carrying employeeId or department and took it without them; they are kept by the bridge from now on")
 	return d, nil
 }

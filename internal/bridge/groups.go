@@ -34,15 +34,11 @@ const resyncTimeout = 5 * time.Second
 // them; every lookup indexes the user, so repeated requests converge.
 const maxMemberLookups = 100
 
-// groupRecord is what the store keeps per group: the mapping's shadow plus the bridge's own
-// state. Its JSON is the shadow's with extra keys, so readers of the plain shadow (the index
-// load) keep working.
+// groupRecord is what the store keeps per group: the mapping's shadow. Its JSON is the
+// shadow's, so that readers of the plain shadow (the index load) keep working, and the bridge
+// can add keys of its own.
 type groupRecord struct {
 	mapping.GroupShadow
-	// Pending marks a group the bridge created for a POST whose initial members did not all go
-	// through. The IdP got an error instead of the id, so a retried POST of the same name
-	// resumes this group rather than failing with 409.
-	Pending bool `json:"pending,omitempty"`
 }
 
 // shadow returns the mapping shadow of rec, nil for a group the bridge has no record of.
@@ -387,7 +383,9 @@ func (s *Groups) Get(ctx context.Context, sid string, opt scim.ReadOptions) (sci
 }
 
 // Create adds a group, then its initial members. A displayName another group holds (compared
-// case-insensitively) is 409, whether the index knows the group or only Domo does.
+// case-insensitively) is 409, whether the index knows the group or only Domo does. A POST
+// that was interrupted (the IdP got an error, not the id) is finished by the IdP's retry,
+// which then gets the group.
 func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	mg, err := mapping.GroupFromAttributes(attrs)
@@ -401,77 +399,30 @@ func (s *Groups) Create(ctx context.Context, attrs scim.Attributes) (scim.Attrib
 	}
 	unlock := b.groupLocks.lock("name:" + strings.ToLower(mg.DisplayName))
 	defer unlock()
-	if ig, ok := b.index.GroupByName(mg.DisplayName); ok {
-		return b.resumeCreate(ctx, ig.ID, mg, want)
+	key := groupNameKey(mg.DisplayName)
+	if in, ok, err := b.pendingIntent(ctx, key); err != nil {
+		return nil, err
+	} else if ok {
+		var p groupPlan
+		if err := json.Unmarshal(in.Data, &p); err == nil && in.Kind == intentGroupCreate {
+			return b.runGroupCreate(ctx, in, &p, true)
+		}
+		if err := b.finish(ctx, in); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := b.index.GroupByName(mg.DisplayName); ok {
+		return nil, scim.Conflict("a group named %q already exists", mg.DisplayName)
 	}
 	if err := b.checkMembers(ctx, want); err != nil {
 		return nil, err
 	}
-	g, err := b.domo.CreateGroup(ctx, mg.DisplayName)
-	b.audit(ctx, kindGroup, g.ID, "POST /v1/groups", []string{"name"}, err)
-	if err != nil {
-		if isConflict(err) {
-			// The index lagged Domo: learn the group, so that the IdP's lookup by displayName
-			// finds it and it can link instead of creating again.
-			if id, ok := b.learnGroup(ctx, mg.DisplayName); ok {
-				return b.resumeCreate(ctx, id, mg, want)
-			}
-			return nil, scim.Conflict("a group named %q already exists", mg.DisplayName)
-		}
-		return nil, upstream(err, kindGroup, "")
-	}
-	if g.Name == "" {
-		g.Name = mg.DisplayName
-	}
-	now := b.now()
-	rec := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: mg.ExternalID, Members: []mapping.Member{}}, nil, now), Pending: len(want) > 0}
-	if err := b.saveGroupRecord(ctx, g.ID, rec); err != nil {
-		// The group exists in Domo; losing the shadow costs externalId and timestamps only.
-		b.log.Error().Err(err).Int64("group", g.ID).Msg("group shadow not saved after create")
-	}
-	b.indexGroup(g, &rec, nil)
-	if len(want) == 0 {
-		mopt := b.options(ctx)
-		out := mapping.GroupFromDomo(g, rec.shadow(), nil, nil, mopt)
-		return out.Attributes(mopt, true), nil
-	}
-	return b.commitGroup(ctx, g, &rec, nil, nil, mg, want, idpDisplays(mg.Members, nil, nil), true)
-}
-
-// resumeCreate answers a POST for a displayName that group id already holds: 409, unless the
-// bridge created that group for an earlier POST that failed part-way (the IdP never learnt
-// its id), in which case this POST, the IdP's retry, finishes the job.
-func (b *Bridge) resumeCreate(ctx context.Context, id int64, mg mapping.Group, want []int64) (scim.Attributes, error) {
-	conflict := scim.Conflict("a group named %q already exists", mg.DisplayName)
-	rec, err := b.loadGroupRecord(ctx, id)
+	p := groupPlan{Name: mg.DisplayName, ExternalID: mg.ExternalID, Add: want, Displays: idpDisplays(mg.Members, nil, nil)}
+	in, err := b.record(ctx, key, intentGroupCreate, p)
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil || !rec.Pending {
-		return nil, conflict
-	}
-	sid := strconv.FormatInt(id, 10)
-	unlock := b.groupLocks.lock(sid)
-	defer unlock()
-	g, rec, err := b.readGroup(ctx, id, sid)
-	if err != nil {
-		if scimStatusOf(err) == http.StatusNotFound {
-			return nil, scim.Unavailable(time.Second, "a group of that name was deleted meanwhile; retry", err)
-		}
-		return nil, err
-	}
-	if rec == nil || !rec.Pending || !strings.EqualFold(g.Name, mg.DisplayName) {
-		return nil, conflict
-	}
-	if err := b.checkMembers(ctx, want); err != nil {
-		return nil, err
-	}
-	cur, err := b.groupMembers(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	visible, hidden := b.resolveMembers(ctx, cur)
-	return b.commitGroup(ctx, g, rec, visible, hidden, mg, want, idpDisplays(mg.Members, nil, nil), true)
+	return b.runGroupCreate(ctx, in, &p, false)
 }
 
 // learnGroup finds the group Domo holds under name (case-insensitively) and indexes it with
@@ -521,6 +472,9 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	}
 	unlock := b.groupLocks.lock(sid)
 	defer unlock()
+	if err := b.finishPending(ctx, groupKey(id)); err != nil {
+		return nil, err
+	}
 	g, rec, err := b.readGroup(ctx, id, sid)
 	if err != nil {
 		return nil, err
@@ -562,59 +516,28 @@ func (s *Groups) Update(ctx context.Context, sid string, apply scim.ApplyFunc, o
 	for _, m := range curView.Members {
 		shown[m.Value] = m.Display
 	}
-	return b.commitGroup(ctx, g, rec, visible, hidden, next, want, idpDisplays(next.Members, shown, rec.shadow()), opt.Members)
+	p := groupPlan{ID: id, Name: next.DisplayName, ExternalID: next.ExternalID, Displays: idpDisplays(next.Members, shown, rec.shadow())}
+	p.Add, p.Remove = diff(visible, want)
+	if err := b.allowDeprovision(ctx, memberRemovals(p.Remove)); err != nil {
+		return nil, err
+	}
+	if next.DisplayName == g.Name && len(p.Add)+len(p.Remove) == 0 {
+		return b.applyGroup(ctx, nil, &p, g, rec, visible, hidden, nil, nil, opt.Members)
+	}
+	in, err := b.record(ctx, groupKey(id), intentGroupUpdate, p)
+	if err != nil {
+		return nil, err
+	}
+	return b.applyGroup(ctx, &in, &p, g, rec, visible, hidden, p.Add, p.Remove, opt.Members)
 }
 
-// commitGroup writes the desired state of a group read fresh from Domo: the rename if the name
-// changes, then one call per member that changes. It keeps the store and index in step with
-// what Domo holds afterwards, also when Domo failed part-way, and answers with the group.
-// displays are the member displays the IdP wrote. The caller holds the group's lock and has
-// checked the members to add.
-func (b *Bridge) commitGroup(ctx context.Context, g domo.Group, rec *groupRecord, visible, hidden []int64, next mapping.Group, want []int64, displays map[string]string, withMembers bool) (scim.Attributes, error) {
-	if next.DisplayName != g.Name {
-		renamed, err := b.renameGroup(ctx, g, next.DisplayName)
-		if err != nil {
-			return nil, err
-		}
-		g = renamed
+// memberRemovals are the breaker events of removing users from a group.
+func memberRemovals(users []int64) []store.BreakerEvent {
+	out := make([]store.BreakerEvent, len(users))
+	for i, u := range users {
+		out[i] = store.BreakerEvent{Kind: breakerLeaveGroup, Resource: kindUser, ResourceID: strconv.FormatInt(u, 10)}
 	}
-	add, remove := diff(visible, want)
-	res := b.changeMembers(ctx, g.ID, add, remove)
-	if res.groupGone {
-		b.index.DeleteGroup(g.ID)
-		return nil, res.err(ctx)
-	}
-	final := res.after(visible, add, remove)
-	if res.uncertain {
-		// Some change may have reached Domo without its answer: ask Domo what it holds now.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resyncTimeout)
-		if ids, err := b.domo.GroupMembers(rctx, g.ID); err == nil {
-			res.settle(ids)
-			final, hidden = b.visibleMembers(ids)
-		} else {
-			b.log.Warn().Err(err).Int64("group", g.ID).Msg("members not re-read after an uncertain change; the index may lag Domo until the next read")
-		}
-		cancel()
-	}
-	merr := res.err(ctx)
-	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: next.ExternalID, Members: membersOf(final, displays)}, rec.shadow(), b.now())}
-	out.NoteAdded(visible, final) // the drift report tells these from members added in Domo
-	out.Pending = rec != nil && rec.Pending && merr != nil
-	b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
-	if rec == nil || !recordEqual(*rec, out) {
-		if err := b.saveGroupRecord(ctx, g.ID, out); err != nil {
-			if merr != nil {
-				return nil, merr
-			}
-			return nil, err
-		}
-	}
-	if merr != nil {
-		return nil, merr
-	}
-	mopt := b.options(ctx)
-	mg := mapping.GroupFromDomo(g, out.shadow(), final, b.displayOf, mopt)
-	return mg.Attributes(mopt, withMembers), nil
+	return out
 }
 
 // renameGroup renames a group in Domo. Domo's Default group is never renamed.
@@ -815,22 +738,21 @@ func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int
 	return res
 }
 
-// refused reports whether Domo answered a call with a 4xx other than 429: sending it again
-// changes nothing.
+// refused reports whether Domo refused a call for what it asked (the error table's 4xx
+// kinds): sending it again changes nothing. Credentials an operator fixes are not such.
 func refused(err error) bool {
-	var ae *domo.APIError
-	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests
-}
-
-// definite reports whether a failed call certainly did not take effect: Domo refused it (4xx),
-// or the budget ran out before it was sent.
-func definite(err error) bool {
-	var rl *domo.RateLimitError
-	if errors.As(err, &rl) {
+	switch domo.KindOf(err) {
+	case domo.KindNotFound, domo.KindConflict, domo.KindRejected, domo.KindRefused:
 		return true
 	}
-	var ae *domo.APIError
-	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500
+	return false
+}
+
+// definite reports whether a failed call certainly did not take effect: Domo refused it, the
+// credentials were refused (before or instead of the call), or the budget ran out before it
+// was sent.
+func definite(err error) bool {
+	return refused(err) || domo.KindOf(err) == domo.KindCredentials || domo.KindOf(err) == domo.KindRateLimited
 }
 
 // err tells the IdP how much of a membership change was applied and why the rest was not; nil
@@ -885,8 +807,9 @@ func (res *memberResult) err(ctx context.Context) error {
 	return se
 }
 
-// Delete removes a group in Domo. Domo's Default group is never deleted. A tenant that refuses
-// to delete a non-empty group gets its members removed first, as Domo's own SDKs do.
+// Delete removes a group in Domo. Domo's Default group is never deleted. It counts against
+// the deprovision breaker once per member, at least once: deleting a group takes access away
+// from every member.
 func (s *Groups) Delete(ctx context.Context, sid string) error {
 	b := s.b
 	id, err := parseID(kindGroup, sid)
@@ -895,7 +818,11 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 	}
 	unlock := b.groupLocks.lock(sid)
 	defer unlock()
+	if err := b.finishPending(ctx, groupKey(id)); err != nil {
+		return err
+	}
 	ig, indexed := b.index.Group(id)
+	members := 0
 	if !indexed {
 		// Unknown to the index: read it, so the Default group is recognised whatever happens.
 		g, err := b.domo.GetGroup(ctx, id)
@@ -909,24 +836,26 @@ func (s *Groups) Delete(ctx context.Context, sid string) error {
 		if b.isDefault(g) {
 			return b.refuseDefault(sid, "deleted")
 		}
+		if g.MemberCount != nil {
+			members = int(*g.MemberCount)
+		}
 	} else if ig.Default {
 		return b.refuseDefault(sid, "deleted")
+	} else {
+		members = len(ig.MemberIDs)
 	}
-	err = b.domo.DeleteGroup(ctx, id)
-	b.audit(ctx, kindGroup, id, "DELETE /v1/groups/"+sid, nil, err)
-	var ae *domo.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-		err = b.emptyAndDelete(ctx, id, err)
+	events := make([]store.BreakerEvent, max(members, 1))
+	for i := range events {
+		events[i] = store.BreakerEvent{Kind: breakerDeleteGroup, Resource: kindGroup, ResourceID: sid}
 	}
+	if err := b.allowDeprovision(ctx, events); err != nil {
+		return err
+	}
+	in, err := b.record(ctx, groupKey(id), intentGroupDelete, groupPlan{ID: id})
 	if err != nil {
-		if isNotFound(err) || scimStatusOf(err) == http.StatusNotFound {
-			b.forgetGroup(ctx, id)
-			return scim.NotFound(kindGroup, sid)
-		}
-		return upstream(err, kindGroup, sid)
+		return err
 	}
-	b.forgetGroup(ctx, id)
-	return nil
+	return b.runGroupDelete(ctx, in, id)
 }
 
 // emptyAndDelete handles a 400 on a group delete: when the group has members, they are removed

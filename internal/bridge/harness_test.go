@@ -24,7 +24,7 @@ type testBridge struct {
 	b      *Bridge
 	users  *Users
 	groups *Groups
-	store  *store.Store
+	store  store.Store
 	index  *index.Index
 	client *domo.Client
 	state  string

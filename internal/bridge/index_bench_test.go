@@ -40,7 +40,7 @@ const benchUsers = 100_000
 type tenant struct {
 	sim    *domosim.Sim
 	url    string
-	store  *store.Store
+	store  store.Store
 	rows   []domo.User // every user as Domo lists it
 	recs   map[int64]*userRecord
 	groups int

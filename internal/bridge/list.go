@@ -14,9 +14,13 @@ import (
 // List answers from the index: no Domo call, whatever the filter. Only the page asked for is
 // rendered. An unfiltered, unsorted page is a slice of the index's order; a filter with an
 // indexed equality (userName, externalId, emails, id) reads the few users it names; any other
-// filter scans the index, keeping only the page and the count unless it must sort.
+// filter scans the index, keeping only the page and the count unless it must sort. After a
+// restart, a snapshot past SnapshotMaxAge answers nothing (fresh).
 func (s *Users) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 	b := s.b
+	if err := b.fresh(); err != nil {
+		return scim.Page{}, err
+	}
 	opt := b.options(ctx)
 	from := max(q.StartIndex-1, 0)
 	var window []*index.User
@@ -305,9 +309,13 @@ func (k *sortKeyed) StringValue(key, sub string) (string, bool) {
 	return s, ok
 }
 
-// List answers from the index, with members (from the index) only when asked.
+// List answers from the index, with members (from the index) only when asked, under the same
+// staleness bound as users.
 func (s *Groups) List(ctx context.Context, q scim.Query) (scim.Page, error) {
 	b := s.b
+	if err := b.fresh(); err != nil {
+		return scim.Page{}, err
+	}
 	mopt := b.options(ctx)
 	var matched []*index.Group
 	keep := func(g *index.Group) bool {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/index"
 	"github.com/scimbridge/scimbridge/internal/mapping"
+	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
@@ -32,7 +34,16 @@ type userRecord struct {
 	Shadow mapping.UserShadow `json:"shadow"`
 	Saved  *savedAccess       `json:"saved,omitempty"` // role and groups before a demote
 	Hidden bool               `json:"hidden,omitempty"`
+	// Deleted marks a tombstone: the bridge deleted the user, or Domo said it is gone. It
+	// stays until a snapshot taken after it is stored, so that a restart serving an older
+	// snapshot never lists the user (restoreSnapshot).
+	Deleted bool `json:"deleted,omitempty"`
 }
+
+// tombstone is the whole stored record of a deleted user.
+var tombstone = []byte(`{"deleted":true}`)
+
+func isTombstone(data []byte) bool { return bytes.Equal(data, tombstone) }
 
 // savedAccess is what PolicyDemote took away and reactivation gives back.
 type savedAccess struct {
@@ -52,10 +63,11 @@ func decodeUserRecord(data []byte) (*userRecord, error) {
 	return rec, nil
 }
 
-// loadUserRecord reads a user's stored state; a user without one gets an empty record.
+// loadUserRecord reads a user's stored state; a user without one, or with a tombstone (Domo
+// holding the user after all has the last word), gets an empty record.
 func (b *Bridge) loadUserRecord(ctx context.Context, id int64) (*userRecord, bool, error) {
 	sh, ok, err := b.store.UserShadow(ctx, id)
-	if err != nil || !ok {
+	if err != nil || !ok || isTombstone(sh.Data) {
 		return &userRecord{}, false, err
 	}
 	rec, err := decodeUserRecord(sh.Data)
@@ -72,7 +84,16 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 	if err != nil {
 		return fmt.Errorf("encode user %d shadow: %w", id, err)
 	}
-	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: externalID, Data: data})
+	// Stamped by the bridge's clock, the one a snapshot's LoadedAt is read from: a restore
+	// replays the records written after it.
+	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: externalID, Data: data, Updated: b.now().UTC()})
+}
+
+// forgetUser records that a user is gone: out of the index, and a tombstone in place of its
+// stored state, so that a restart serving an older snapshot never lists it.
+func (b *Bridge) forgetUser(ctx context.Context, id int64) error {
+	b.index.DeleteUser(id)
+	return b.store.PutUserShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, Data: tombstone, Updated: b.now().UTC()})
 }
 
 // Start gets ready to serve. With a stored snapshot of the index it serves that at once and
@@ -80,13 +101,35 @@ func (b *Bridge) saveUserRecord(ctx context.Context, id int64, rec *userRecord, 
 // which Domo user owns the API client, and protects it: from the state store when serving a
 // snapshot (that user is not in the snapshot, but a GET by id would reach Domo), else from a
 // token.
+//
+// Changes an earlier process left unfinished (its intents) are finished once the index is
+// loaded from Domo, in the background.
 func (b *Bridge) Start(ctx context.Context) error {
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
-		b.bg.Go(func() { b.loadBehind(ctx, l) })
+		b.bg.Go(func() {
+			if b.loadBehind(ctx, l) {
+				b.finishLeftovers(ctx)
+			}
+		})
 		return nil
 	}
-	return b.load(ctx, true)
+	if err := b.load(ctx, true); err != nil {
+		return err
+	}
+	b.bg.Go(func() { b.finishLeftovers(ctx) })
+	return nil
+}
+
+// finishLeftovers finishes what an earlier process left unfinished, right after a start.
+func (b *Bridge) finishLeftovers(ctx context.Context) {
+	done, left, err := b.FinishIntents(ctx, 0)
+	switch {
+	case err != nil:
+		b.log.Warn().Err(err).Msg("unfinished changes not read; the background pass retries")
+	case done+left > 0:
+		b.log.Info().Int("finished", done).Int("left", left).Msg("changes interrupted by the last stop finished")
+	}
 }
 
 // restoreSnapshot installs the stored snapshot, if there is a readable one.
@@ -112,18 +155,140 @@ func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
 	}
 	// Protection may have been configured since the snapshot was taken.
 	s.Users = slices.DeleteFunc(s.Users, func(u index.User) bool { return b.isProtected(u.ID, u.DomoEmail) })
+	replayed, err := b.replayRecords(ctx, &s)
+	if err != nil {
+		// Without the records, the snapshot could show a user the bridge has deactivated or
+		// deleted since: load from Domo instead.
+		b.log.Warn().Err(err).Msg("stored user records not readable; loading from Domo instead of serving the snapshot")
+		return false
+	}
 	users, groups, taken := len(s.Users), len(s.Groups), s.LoadedAt
 	if !b.index.Restore(&s) {
 		return false
 	}
-	b.log.Info().Int("users", users).Int("groups", groups).Time("loaded_at", taken).Msg("serving from the index snapshot while loading from Domo")
+	ev := b.log.Info()
+	if age := b.now().Sub(taken); !b.snapshotServes(taken) {
+		ev = b.log.Warn().Dur("age", age).Dur("max_age", b.cfg.SnapshotMaxAge)
+	}
+	ev.Int("users", users).Int("groups", groups).Int("records_replayed", replayed).Time("loaded_at", taken).
+		Bool("serves_reads", b.snapshotServes(taken)).Msg("index snapshot restored while loading from Domo")
 	return true
+}
+
+// replayRecords brings a snapshot up to date with the bridge's own writes since the load it
+// holds began (its LoadedAt): every user record stored after that is the truth for what the
+// bridge did. A tombstone or a hidden user leaves the snapshot, with its memberships; any
+// other record replaces the user's entry, built from the Domo values the write left (the
+// record's basis) and the record itself, so that active:false, a new userName or externalId
+// show, and a user created since is listed. A demoted user leaves the groups it was taken
+// out of. What changed in Domo itself since the snapshot only a load can show; the staleness
+// bound (SnapshotMaxAge) covers that. It returns how many records it applied.
+func (b *Bridge) replayRecords(ctx context.Context, s *index.Snapshot) (int, error) {
+	pos := make(map[int64]int, len(s.Users))
+	for i := range s.Users {
+		pos[s.Users[i].ID] = i
+	}
+	gone := map[int64]bool{}
+	left := map[int64][]int64{} // user -> the groups a demotion took it out of
+	opt := b.cfg.Mapping
+	n := 0
+	for sh, err := range b.store.UserShadows(ctx) {
+		if err != nil {
+			return 0, err
+		}
+		if !sh.Updated.After(s.LoadedAt) {
+			continue
+		}
+		rec, err := decodeUserRecord(sh.Data)
+		if err != nil {
+			b.log.Error().Err(err).Int64("user", sh.ID).Msg("unreadable user record ignored")
+			continue
+		}
+		n++
+		if rec.Deleted || rec.Hidden || b.isProtected(sh.ID, rec.Shadow.Basis.Email) {
+			gone[sh.ID] = true
+			continue
+		}
+		var prev *index.User
+		if i, ok := pos[sh.ID]; ok {
+			prev = &s.Users[i]
+		}
+		var e index.User
+		if rec.Shadow.Basis.Email != "" {
+			e = b.entry(userFromBasis(sh.ID, &rec.Shadow.Basis, prev, sh.Updated), rec, opt)
+		} else if prev != nil {
+			// A record without the Domo values it was written against: keep the snapshot's
+			// entry, with the bridge's own state applied.
+			mu := prev.SCIM()
+			mu.Active = !rec.Shadow.Inactive
+			e = index.NewUser(mu, prev.DomoEmail)
+		} else {
+			continue
+		}
+		if i, ok := pos[sh.ID]; ok {
+			s.Users[i] = e
+		} else {
+			pos[sh.ID] = len(s.Users)
+			s.Users = append(s.Users, e)
+		}
+		if rec.Saved != nil && rec.Shadow.Inactive && len(rec.Saved.Groups) > 0 {
+			left[sh.ID] = rec.Saved.Groups
+		}
+	}
+	if len(gone) > 0 {
+		s.Users = slices.DeleteFunc(s.Users, func(u index.User) bool { return gone[u.ID] })
+	}
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		g.MemberIDs = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(uid int64) bool {
+			return gone[uid] || slices.Contains(left[uid], g.ID)
+		})
+	}
+	return n, nil
+}
+
+// userFromBasis is the Domo record a user record was written against: its basis, with the
+// timestamps of the snapshot's entry (or the write's time for a user created since).
+func userFromBasis(id int64, bs *mapping.UserBasis, prev *index.User, written time.Time) domo.User {
+	d := domo.User{
+		ID: id, Email: bs.Email, AlternateEmail: bs.AlternateEmail, Name: bs.Name, Role: bs.Role,
+		RoleID: domo.Int(bs.RoleID), Title: bs.Title, Phone: bs.Phone, Location: bs.Location,
+		Timezone: bs.Timezone, Locale: bs.Locale, EmployeeID: bs.EmployeeID, Department: bs.Department,
+	}
+	d.CreatedAt.Time, d.UpdatedAt.Time = written, written
+	if prev != nil {
+		mu := prev.SCIM()
+		d.CreatedAt.Time, d.UpdatedAt.Time = mu.Created, mu.LastModified
+		if n, err := strconv.ParseInt(mu.Enterprise.EmployeeNumber, 10, 64); err == nil {
+			d.EmployeeNumber = domo.Int(n)
+		}
+	}
+	return d
+}
+
+// snapshotServes reports whether a snapshot whose data was read from Domo at loadedAt may
+// still answer reads: while its age is within SnapshotMaxAge. A running bridge serves data
+// as old as its refresh interval anyway, hence the default; 0 never serves a snapshot.
+func (b *Bridge) snapshotServes(loadedAt time.Time) bool {
+	max := b.cfg.SnapshotMaxAge
+	return max > 0 && !loadedAt.IsZero() && b.now().Sub(loadedAt) <= max
+}
+
+// fresh refuses a read the index would answer from a snapshot older than SnapshotMaxAge,
+// until the first load from Domo since the start succeeds: 503 with Retry-After rather than
+// users deleted since, deactivated ones shown active, new ones missing.
+func (b *Bridge) fresh() error {
+	st := b.index.Stats()
+	if !st.FromSnapshot || b.snapshotServes(st.LoadedAt) {
+		return nil
+	}
+	return scim.Unavailable(unavailableRetry, "the bridge has not loaded Domo's users and groups since it started, and its stored snapshot is older than SCIMBRIDGE_SNAPSHOT_MAX_AGE allows; retry later", nil)
 }
 
 // loadBehind runs the load l began after a snapshot restore, and retries it until one succeeds
 // or ctx ends: without that, a bridge without a refresh interval would serve the snapshot for
-// ever.
-func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
+// ever. It reports whether a load succeeded.
+func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) bool {
 	for attempt := 1; ; attempt++ {
 		var err error
 		if l != nil {
@@ -133,13 +298,13 @@ func (b *Bridge) loadBehind(ctx context.Context, l *index.Load) {
 		}
 		l = nil
 		if err == nil || ctx.Err() != nil || errors.Is(err, errLoadRunning) {
-			return
+			return err == nil
 		}
 		wait := min(time.Duration(attempt)*5*time.Second, time.Minute)
 		b.log.Error().Err(err).Dur("retry_in", wait).Msg("index load failed; serving the snapshot")
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(wait):
 		}
 	}
@@ -196,8 +361,9 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	if learn {
 		err = b.learnOwner(ctx)
 	}
+	var tombs map[int64]time.Time
 	if err == nil {
-		s, drift, err = b.readAll(ctx)
+		s, tombs, drift, err = b.readAll(ctx)
 	}
 	if err != nil {
 		l.Fail(err)
@@ -207,20 +373,38 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	users, groups, took := len(s.Users), len(s.Groups), s.LoadTook
 	l.Replace(s)
 	b.log.Info().Int("users", users).Int("groups", groups).Dur("took", took).Msg("index loaded")
-	b.saveSnapshot(ctx)
+	if b.saveSnapshot(ctx) {
+		b.dropTombstones(ctx, tombs, started)
+	}
 	b.publishDrift(ctx, drift, started)
 	return nil
 }
 
 // saveSnapshot stores the index, so that a restart can serve at once. A failure costs only
-// that, so it is logged.
-func (b *Bridge) saveSnapshot(ctx context.Context) {
+// that, so it is logged; it reports whether the snapshot was stored.
+func (b *Bridge) saveSnapshot(ctx context.Context) bool {
 	data, err := b.index.Export().MarshalBinary()
 	if err == nil {
 		err = b.store.PutSnapshot(context.WithoutCancel(ctx), snapshotName, data)
 	}
 	if err != nil {
 		b.log.Warn().Err(err).Msg("index snapshot not saved")
+		return false
+	}
+	return true
+}
+
+// dropTombstones deletes the tombstones written before the load that began at started: the
+// snapshot just stored is newer than they are and lacks their users, so a restart no longer
+// needs them.
+func (b *Bridge) dropTombstones(ctx context.Context, tombs map[int64]time.Time, started time.Time) {
+	for id, at := range tombs {
+		if !at.Before(started) {
+			continue
+		}
+		if err := b.store.DeleteUserShadow(context.WithoutCancel(ctx), id); err != nil {
+			b.log.Warn().Err(err).Int64("user", id).Msg("tombstone not dropped; the next load tries again")
+		}
 	}
 }
 
@@ -229,12 +413,13 @@ func (b *Bridge) saveSnapshot(ctx context.Context) {
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
 // (Domo, one call per 500 members of each non-empty group). The index entries are then built
 // on every CPU.
-func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, error) {
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.Time, *DriftReport, error) {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil) // the first failure stops the other sources, and is the one reported
 	var (
 		wg      sync.WaitGroup
 		records map[int64]*userRecord
+		tombs   map[int64]time.Time
 		gr      *groupReads
 	)
 	prog := &loadProgress{}
@@ -243,7 +428,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, er
 	defer stopProgress()
 	wg.Go(func() {
 		var err error
-		if records, err = b.readUserRecords(ctx); err != nil {
+		if records, tombs, err = b.readUserRecords(ctx); err != nil {
 			fail(err)
 		}
 	})
@@ -266,7 +451,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, er
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The drift report comes from these same reads: it costs Domo nothing more than the load.
 	drift := b.computeDrift(rows, records, gr)
@@ -279,12 +464,13 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, *DriftReport, er
 	b.mu.Lock()
 	b.hiddenEmail = hidden
 	b.mu.Unlock()
-	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, drift, nil
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, tombs, drift, nil
 }
 
 // readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
-// runs on every CPU.
-func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, error) {
+// runs on every CPU. Tombstones are not records: they come back apart, with when they were
+// written.
+func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, map[int64]time.Time, error) {
 	type item struct {
 		id  int64
 		rec *userRecord
@@ -308,12 +494,17 @@ func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, er
 		close(decoded)
 	}()
 	var readErr error
+	tombs := map[int64]time.Time{}
 	go func() {
 		defer close(raw)
 		for sh, err := range b.store.UserShadows(ctx) {
 			if err != nil {
 				readErr = fmt.Errorf("read user shadows: %w", err)
 				return
+			}
+			if isTombstone(sh.Data) {
+				tombs[sh.ID] = sh.Updated
+				continue
 			}
 			raw <- sh
 		}
@@ -322,7 +513,7 @@ func (b *Bridge) readUserRecords(ctx context.Context) (map[int64]*userRecord, er
 	for it := range decoded {
 		records[it.id] = it.rec
 	}
-	return records, readErr // decoded is closed only after raw, so readErr is set by now
+	return records, tombs, readErr // decoded is closed only after raw, so readErr and tombs are set by now
 }
 
 // entries builds the index entries of rows on every CPU, leaving out users the bridge hid. The
@@ -464,19 +655,38 @@ func (b *Bridge) groupEntry(g domo.Group, sh *mapping.GroupShadow, members []int
 	return index.Group{Group: mg, MemberIDs: members}
 }
 
+// intentPass is how often the background pass looks for unfinished changes, and intentAge how
+// old one must be before the pass takes it: younger ones belong to requests still running
+// (their own retry, or the request's lock, finishes them).
+const (
+	intentPass = time.Minute
+	intentAge  = 2 * time.Minute
+)
+
 // Run refreshes the index every RefreshInterval until ctx ends, so changes made in Domo's UI
-// show up without a restart. A refresh due while a load still runs is skipped.
+// show up without a restart, and finishes changes left unfinished (by a request whose IdP
+// never retried, or by another replica) every minute. A refresh due while a load still runs
+// is skipped.
 func (b *Bridge) Run(ctx context.Context) {
-	if b.cfg.RefreshInterval <= 0 {
-		return
+	pass := time.NewTicker(intentPass)
+	defer pass.Stop()
+	var refresh <-chan time.Time
+	if b.cfg.RefreshInterval > 0 {
+		t := time.NewTicker(b.cfg.RefreshInterval)
+		defer t.Stop()
+		refresh = t.C
 	}
-	t := time.NewTicker(b.cfg.RefreshInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-pass.C:
+			if _, left, err := b.FinishIntents(ctx, intentAge); err != nil && ctx.Err() == nil {
+				b.log.Warn().Err(err).Msg("unfinished changes not read")
+			} else if left > 0 {
+				b.log.Info().Int("left", left).Msg("changes still unfinished")
+			}
+		case <-refresh:
 			err := b.Load(ctx)
 			switch {
 			case errors.Is(err, errLoadRunning):
@@ -488,13 +698,16 @@ func (b *Bridge) Run(ctx context.Context) {
 	}
 }
 
-// Ready reports readiness for /readyz: the index holds a load or a snapshot. The details are
-// sizes, ages and durations only: "source" says whether the index holds a load from Domo or
-// the snapshot a restart serves until its first load finishes, "ageSeconds" how long ago its
-// data was read from Domo, and "lastRefreshFailed" that the latest load failed, the index
-// serving older data meanwhile.
+// Ready reports readiness for /readyz: the index holds a load, or a snapshot young enough to
+// serve (SnapshotMaxAge). The details are sizes, ages and durations only: "source" says
+// whether the index holds a load from Domo or the snapshot a restart holds until its first
+// load finishes, "ageSeconds" how long ago its data was read from Domo, "snapshotMaxAgeSeconds"
+// and "servesReads" whether lists and filters answer from that snapshot or get 503 until the
+// load, and "lastRefreshFailed" that the latest load failed, the index serving older data
+// meanwhile.
 func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	st := b.index.Stats()
+	ready := st.Loaded
 	idx := map[string]any{
 		"loaded":          st.Loaded,
 		"loading":         st.Loading,
@@ -511,11 +724,17 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 		idx["loadedAt"] = st.LoadedAt.UTC().Format(time.RFC3339)
 		idx["ageSeconds"] = max(int64(b.now().Sub(st.LoadedAt).Seconds()), 0)
 		idx["loadSeconds"] = st.LoadTook.Seconds()
+		if st.FromSnapshot {
+			serves := b.snapshotServes(st.LoadedAt)
+			idx["snapshotMaxAgeSeconds"] = int64(b.cfg.SnapshotMaxAge.Seconds())
+			idx["servesReads"] = serves
+			ready = serves
+		}
 	}
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return st.Loaded, map[string]any{"index": idx}
+	return ready, map[string]any{"index": idx}
 }
 
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.

@@ -299,6 +299,7 @@ func TestRestartServesTheSnapshotAtOnce(t *testing.T) {
 	g.close(func(*http.Request) bool { return true })
 	cfg := first.b.cfg
 	cfg.Domo, cfg.Index = gatedClient(t, sim, g), index.New()
+	cfg.SnapshotMaxAge = time.Hour // the snapshot is seconds old: within the bound
 	b, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -116,7 +116,7 @@ type replayEnv struct {
 	t     testing.TB
 	sim   *domosim.Sim
 	b     *Bridge
-	store *store.Store
+	store store.Store
 	index *index.Index
 	srv   *httptest.Server
 	vars  map[string]string

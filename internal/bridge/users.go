@@ -1,10 +1,11 @@
 package bridge
 
 import (
-	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/domo"
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
+	"github.com/scimbridge/scimbridge/internal/store"
 )
 
 // Users is the /Users backend.
@@ -118,7 +120,7 @@ func (b *Bridge) getUser(ctx context.Context, id int64) (domo.User, error) {
 // readAfterWriteGrace.
 func (b *Bridge) recentlyWritten(ctx context.Context, id int64) bool {
 	sh, ok, err := b.store.UserShadow(ctx, id)
-	return err == nil && ok && b.now().Sub(sh.Updated) < readAfterWriteGrace
+	return err == nil && ok && !isTombstone(sh.Data) && b.now().Sub(sh.Updated) < readAfterWriteGrace
 }
 
 // Get reads a user fresh from Domo (one call) and merges its shadow.
@@ -140,20 +142,42 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 
 // Create adds a user: 409 when the userName or the Domo email is taken (from the index, and
 // from Domo itself), else one POST, plus one PUT when Domo ignored the roleId of a role it
-// takes by id only (Editor, Social, custom roles).
+// takes by id only (Editor, Social, custom roles). A create that was interrupted is finished
+// by the IdP's retry, which then gets the user.
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
 	if err != nil {
 		return nil, upstream(err, kindUser, "")
 	}
-	if _, taken := b.index.UserByUserName(u.UserName); taken {
-		return nil, scim.Conflict("a user with userName %q already exists", u.UserName)
-	}
 	opt := b.options(ctx)
 	upd, sh, err := mapping.UserToDomo(u, domo.User{}, nil, opt)
 	if err != nil {
 		return nil, upstream(err, kindUser, "")
+	}
+	unlock := sync.OnceFunc(b.userLocks.lock("email:" + strings.ToLower(upd.User.Email)))
+	defer unlock()
+	if in, ok, err := b.pendingIntent(ctx, emailKey(upd.User.Email)); err != nil {
+		return nil, err
+	} else if ok {
+		// An earlier POST of this user was interrupted: finish it, then make the user what
+		// this POST (the IdP's retry) says.
+		var p userPlan
+		if err := json.Unmarshal(in.Data, &p); err != nil || p.Write == nil {
+			if err := b.dropUnreadable(ctx, in, err); err != nil {
+				return nil, err
+			}
+		} else {
+			d, err := b.runUserCreate(ctx, in, &p, true)
+			if err != nil {
+				return nil, err
+			}
+			unlock()
+			return b.replaceCreated(ctx, d.ID, attrs)
+		}
+	}
+	if _, taken := b.index.UserByUserName(u.UserName); taken {
+		return nil, scim.Conflict("a user with userName %q already exists", u.UserName)
 	}
 	if _, taken := b.index.UserByDomoEmail(upd.User.Email); taken || b.isProtected(0, upd.User.Email) {
 		return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
@@ -171,13 +195,12 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 			return nil, err
 		}
 	}
-
-	unlock := sync.OnceFunc(b.userLocks.lock("email:" + strings.ToLower(upd.User.Email)))
-	defer unlock()
-	d, err := b.writeUser(ctx, &upd, func(u domo.UserUpdate) (domo.User, error) {
-		return b.domo.CreateUser(ctx, wireUpdate(u), b.cfg.SendInvite)
-	})
-	b.audit(ctx, kindUser, d.ID, "POST /v1/users", mapping.ChangedFields(upd, domo.User{}), err)
+	p := userPlan{Email: upd.User.Email, Write: &upd.User, Clear: upd.Clear, Record: rec, Invite: b.cfg.SendInvite}
+	in, err := b.record(ctx, emailKey(upd.User.Email), intentUserCreate, p)
+	if err != nil {
+		return nil, err
+	}
+	d, err := b.runUserCreate(ctx, in, &p, false)
 	if err != nil {
 		if isConflict(err) {
 			if id, hidden := b.learnUser(ctx, err, upd.User.Email); hidden {
@@ -190,28 +213,25 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 		}
 		return nil, upstream(err, kindUser, "")
 	}
-	// Domo's create answer leaves out timezone and locale; they were sent, so they are set.
-	if d.Timezone == "" {
-		d.Timezone = upd.User.Timezone
-	}
-	if d.Locale == "" {
-		d.Locale = upd.User.Locale
-	}
-	d, roleErr := b.settleRole(ctx, d, upd)
+	rec = p.Record
 	rec.Shadow.Rebase(d)
-	// When the role did not take, the user exists with another role than the IdP asked for:
-	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
-	distrustRole(&rec.Shadow, d, upd.User)
-	if err := b.saveUserRecord(ctx, d.ID, rec, u.ExternalID); err != nil {
-		// The user exists in Domo; losing the shadow degrades fidelity, not correctness.
-		b.log.Error().Err(err).Int64("user", d.ID).Msg("shadow not saved after create")
-	}
-	b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
-	if roleErr != nil {
-		return nil, upstream(roleErr, kindUser, strconv.FormatInt(d.ID, 10))
-	}
 	_, out := b.view(ctx, d, rec)
 	return out, nil
+}
+
+// replaceCreated makes a user that an interrupted create made what a retried POST says, and
+// answers as the create would have.
+func (b *Bridge) replaceCreated(ctx context.Context, id int64, attrs scim.Attributes) (scim.Attributes, error) {
+	sid := strconv.FormatInt(id, 10)
+	unlock := b.userLocks.lock(sid)
+	defer unlock()
+	return b.updateUser(ctx, id, sid, func(scim.Attributes) (scim.Attributes, error) {
+		next := maps.Clone(attrs)
+		if !hasAttr(next, "active") {
+			next["active"] = true // a create's active defaults to true
+		}
+		return next, nil
+	}, stayVisible)
 }
 
 // settleRole makes sure a created user has the role it was created with: POST /v1/users may
@@ -339,8 +359,13 @@ const (
 	reviveUser                    // POST of a user such a DELETE hid: provisioned again
 )
 
-// updateUser is Update with the user's lock held.
+// updateUser is Update with the user's lock held. An unfinished change of the user is
+// finished first, so that this one starts from what it left (a demotion's saved role and
+// groups above all).
 func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply scim.ApplyFunc, vis visibility) (scim.Attributes, error) {
+	if err := b.finishPending(ctx, userKey(id)); err != nil {
+		return nil, err
+	}
 	d, rec, err := b.fetchAny(ctx, id, sid)
 	if err != nil {
 		return nil, err
@@ -373,7 +398,7 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 	}
 	deactivate := cur.Active && !next.Active
 	if deactivate {
-		if err := b.allowDeprovision(ctx); err != nil {
+		if err := b.allowDeprovision(ctx, []store.BreakerEvent{{Kind: breakerDeactivate, Resource: kindUser, ResourceID: sid}}); err != nil {
 			return nil, err
 		}
 		if b.cfg.Policy == PolicyDelete {
@@ -394,47 +419,58 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 			return nil, scim.Conflict("a Domo user with email %q already exists", upd.User.Email)
 		}
 	}
-	newRec := &userRecord{Shadow: sh, Saved: rec.Saved}
+	newRec := &userRecord{Shadow: sh, Saved: rec.Saved, Hidden: vis == hideUser}
 	moves, err := b.planAccess(d, deactivate, next.Active, rec.Saved, newRec, &upd)
 	if err != nil {
 		return nil, err
 	}
-
 	if b.refusesUndocumented() {
 		stripUndocumented(&upd) // the shadow keeps them; a change of them alone is no PUT
 	}
-	resp := d
-	if changed := mapping.ChangedFields(upd, d); len(changed) > 0 {
-		if resp, err = b.putUser(ctx, id, sid, upd, changed, d); err != nil {
+	changed := mapping.ChangedFields(upd, d)
+	if !deactivate && next.Active && b.demotes(d, upd.User) {
+		if err := b.allowDeprovision(ctx, []store.BreakerEvent{{Kind: breakerDemote, Resource: kindUser, ResourceID: sid}}); err != nil {
 			return nil, err
 		}
 	}
-	newRec.Shadow.Rebase(resp)
-	distrustRole(&newRec.Shadow, resp, upd.User)
-	moveErr := b.moveGroups(ctx, id, moves, newRec)
-	if moves.any() {
-		resp.Groups = nil // memberships changed: the index has them
+	if cur.Active != next.Active {
+		// Recorded whatever the policy: under mark no Domo call tells of it.
+		b.auditEvent(ctx, store.AuditEvent{Resource: kindUser, ResourceID: sid, Fields: []string{"active"}, Outcome: "ok: active " + strconv.FormatBool(next.Active) + " (policy " + b.cfg.Policy + ")"})
 	}
-	// A deprovision that did not finish leaves the user visible, for the IdP's retry.
-	newRec.Hidden = vis == hideUser && moveErr == nil
-	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) || newRec.Hidden != rec.Hidden {
-		newRec.Shadow.Modified = b.now().UTC()
-		if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
-			return nil, err
+
+	if len(changed) == 0 && !moves.any() {
+		// Nothing for Domo: the record alone changes, in one store write.
+		newRec.Shadow.Rebase(d)
+		distrustRole(&newRec.Shadow, d, upd.User)
+		if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) || newRec.Hidden != rec.Hidden {
+			newRec.Shadow.Modified = b.now().UTC()
+			if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
+				return nil, scim.Unavailable(intentRetry, "the bridge's state database is unavailable; nothing was changed; retry later", err)
+			}
 		}
+		b.noteHidden(d.Email, id, newRec.Hidden)
+		if newRec.Hidden {
+			b.index.DeleteUser(id)
+			return nil, nil
+		}
+		b.index.PutUser(b.entry(d, newRec, b.cfg.Mapping))
+		_, out := b.view(ctx, d, newRec)
+		return out, nil
 	}
-	if vis != stayVisible {
-		b.noteHidden(cmp.Or(resp.Email, d.Email), id, newRec.Hidden)
+
+	p := userPlan{ID: id, Write: &upd.User, Clear: upd.Clear, Fields: changed, Leave: moves.leave, Join: moves.join, Record: newRec}
+	in, err := b.record(ctx, userKey(id), intentUserUpdate, p)
+	if err != nil {
+		return nil, err
 	}
-	if newRec.Hidden {
-		b.index.DeleteUser(id)
+	resp, done, err := b.runUserUpdate(ctx, in, &p, d)
+	if err != nil {
+		return nil, err
+	}
+	if done.Hidden {
 		return nil, nil
 	}
-	b.index.PutUser(b.entry(resp, newRec, b.cfg.Mapping))
-	if moveErr != nil {
-		return nil, moveErr
-	}
-	_, out := b.view(ctx, resp, newRec)
+	_, out := b.view(ctx, resp, done)
 	return out, nil
 }
 
@@ -539,6 +575,9 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	if b.isProtected(id, "") {
 		return scim.NotFound(kindUser, sid)
 	}
+	if err := b.finishPending(ctx, userKey(id)); err != nil {
+		return err
+	}
 	if b.cfg.OnDelete == DeleteDeprovision && b.cfg.Policy != PolicyDelete {
 		_, err := b.updateUser(ctx, id, sid, deactivate, hideUser)
 		return err
@@ -550,31 +589,20 @@ func (s *Users) Delete(ctx context.Context, sid string) error {
 	if rec.Hidden {
 		return scim.NotFound(kindUser, sid)
 	}
-	if err := b.allowDeprovision(ctx); err != nil {
+	if err := b.allowDeprovision(ctx, []store.BreakerEvent{{Kind: breakerDelete, Resource: kindUser, ResourceID: sid}}); err != nil {
 		return err
 	}
 	return b.deleteUser(ctx, id, sid)
 }
 
+// deleteUser deletes a user in Domo, recording the intent first so that the record is
+// forgotten even when the process stops between Domo's answer and the store.
 func (b *Bridge) deleteUser(ctx context.Context, id int64, sid string) error {
-	err := b.domo.DeleteUser(ctx, id)
-	b.audit(ctx, kindUser, id, "DELETE /v1/users/"+sid, nil, err)
+	in, err := b.record(ctx, userKey(id), intentUserDelete, userPlan{ID: id})
 	if err != nil {
-		if isNotFound(err) {
-			b.index.DeleteUser(id)
-			_ = b.store.DeleteUserShadow(context.WithoutCancel(ctx), id)
-		}
-		var ae *domo.APIError
-		if asAPIError(err, &ae) && ae.Status == http.StatusBadRequest {
-			return &scim.Error{Status: http.StatusConflict, Detail: "Domo refused to delete the user (it may own DataSets or DataFlows; reassign them in Domo first): " + ae.Message, Err: err}
-		}
-		return upstream(err, kindUser, sid)
+		return err
 	}
-	b.index.DeleteUser(id)
-	if err := b.store.DeleteUserShadow(context.WithoutCancel(ctx), id); err != nil {
-		b.log.Error().Err(err).Int64("user", id).Msg("shadow not deleted")
-	}
-	return nil
+	return b.runUserDelete(ctx, in, id)
 }
 
 func savedEqual(a, b *savedAccess) bool {

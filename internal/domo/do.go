@@ -48,6 +48,7 @@ func (e *unknownOutcome) Error() string {
 	return fmt.Sprintf("domo %s: outcome unknown (%s): %v", e.op, e.reason, e.err)
 }
 func (e *unknownOutcome) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+func (e *unknownOutcome) domoKind() Kind  { return KindUnknownOutcome }
 
 // do sends the call: paced, authenticated, retried per the rules below. Errors are
 // *APIError (Domo answered), *RateLimitError (budget exhausted within the allowed wait),
@@ -144,9 +145,9 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 			continue // pace() waits out the pause before the next attempt
 		case status >= 500:
 			reason = "5xx"
-			lastErr = decodeAPIError(cl.op, status, body)
+			lastErr = classified(cl.op, cl.method, status, body)
 		default:
-			apiErr := decodeAPIError(cl.op, status, body)
+			apiErr := classified(cl.op, cl.method, status, body)
 			if status == http.StatusUnauthorized || status == http.StatusForbidden {
 				c.log.Error().Str("op", cl.op).Int("status", status).Str("toe", apiErr.TOE).Msg("domo refused the token")
 			}

@@ -18,7 +18,7 @@ func (c *Client) Groups(ctx context.Context) iter.Seq2[Group, error] {
 			func(body []byte, _ int) (int, bool, error) {
 				groups, err := decodeGroups(body)
 				if err != nil {
-					return 0, false, fmt.Errorf("domo groups.list: %w", err)
+					return 0, false, fmt.Errorf("domo groups.list: %w: %w", ErrBadAnswer, err)
 				}
 				for _, g := range groups {
 					if _, dup := seen[g.ID]; dup || g.ID == 0 || g.Deleted {
@@ -50,7 +50,7 @@ func (c *Client) GetGroup(ctx context.Context, id int64) (Group, error) {
 	}
 	g, err := decodeGroup(res.body)
 	if err != nil {
-		return Group{}, fmt.Errorf("get group %d: decode: %w", id, err)
+		return Group{}, fmt.Errorf("get group %d: %w: %w", id, ErrBadAnswer, err)
 	}
 	if g.Deleted {
 		return Group{}, fmt.Errorf("get group %d: deleted: %w", id, ErrNotFound)
@@ -83,7 +83,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string) (Group, error) {
 	const op = "groups.create"
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return Group{}, fmt.Errorf("create group: %w", &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: "name required (not sent)"})
+		return Group{}, fmt.Errorf("create group: %w", &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: "name required (not sent)", Kind: KindRejected})
 	}
 	body := map[string]any{"name": name, "default": false, "active": true}
 	uncertain := false
@@ -117,7 +117,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string) (Group, error) {
 			}
 			found, ok, ferr := c.findGroupByName(ctx, name)
 			if ferr != nil {
-				return Group{}, fmt.Errorf("create group: outcome unknown, and the lookup failed: %w", ferr)
+				return Group{}, fmt.Errorf("create group: %w, and the lookup failed: %w", unknown, ferr)
 			}
 			if ok && found.Name == name {
 				return found, nil
@@ -126,7 +126,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string) (Group, error) {
 			found, ok, ferr := c.findGroupByName(ctx, name)
 			switch {
 			case ferr != nil:
-				return Group{}, fmt.Errorf("create group: %w (and the name lookup failed: %w)", apiErr, ferr)
+				return Group{}, fmt.Errorf("create group: the name lookup failed (%w) after %w", ferr, apiErr)
 			case ok && uncertain && found.Name == name:
 				return found, nil
 			case ok:
@@ -147,7 +147,7 @@ func (c *Client) RenameGroup(ctx context.Context, id int64, name string) (Group,
 		return Group{}, fmt.Errorf("rename group %d: %w", id, ErrNotFound)
 	}
 	if name == "" {
-		return Group{}, fmt.Errorf("rename group %d: %w", id, &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: "name required (not sent)"})
+		return Group{}, fmt.Errorf("rename group %d: %w", id, &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: "name required (not sent)", Kind: KindRejected})
 	}
 	res, err := c.do(ctx, call{op: op, method: "PUT", path: groupPath(id), body: map[string]any{"name": name}, idempotent: true})
 	if err != nil {
@@ -215,7 +215,7 @@ func (c *Client) groupMembers(ctx context.Context, id, expect int64) ([]int64, e
 		func(body []byte, _ int) (int, bool, error) {
 			ids, n, err := decodeIDPage(body)
 			if err != nil {
-				return 0, false, fmt.Errorf("domo groups.members: %w", err)
+				return 0, false, fmt.Errorf("domo groups.members: %w: %w", ErrBadAnswer, err)
 			}
 			added := 0
 			for _, m := range ids {

@@ -18,6 +18,10 @@ import (
 // tokenCache holds the one token all requests share. Renewal is single-flight: when the token
 // is stale or was refused, one caller fetches and the others wait for its result, so twenty
 // concurrent 401s cause one token request, not twenty.
+//
+// A refusal of the credentials is not cached for good: the next request after a short pause
+// asks again (the operator may have fixed them, or the token endpoint's 400 was passing), and
+// meanwhile requests fail at once with the refusal instead of each costing a token request.
 type tokenCache struct {
 	mu       sync.Mutex
 	tok      *oauth2.Token
@@ -25,16 +29,38 @@ type tokenCache struct {
 	renewAt  time.Time
 	fetching chan struct{}
 	lastErr  error
+	// refused counts the credential refusals in a row; until retryAt, callers get lastErr.
+	refused int
+	retryAt time.Time
+	now     func() time.Time // the clock; nil is time.Now
+}
+
+// Pauses between token requests while Domo refuses the credentials.
+const (
+	refusedPauseMin = time.Second
+	refusedPauseMax = time.Minute
+)
+
+func (tc *tokenCache) clock() time.Time {
+	if tc.now != nil {
+		return tc.now()
+	}
+	return time.Now()
 }
 
 // get returns a usable token, fetching one when there is none or it is about to expire.
 func (tc *tokenCache) get(ctx context.Context, c *Client) (*oauth2.Token, TokenInfo, error) {
 	for {
 		tc.mu.Lock()
-		if tc.tok != nil && (tc.renewAt.IsZero() || time.Now().Before(tc.renewAt)) {
+		if tc.tok != nil && (tc.renewAt.IsZero() || tc.clock().Before(tc.renewAt)) {
 			tok, info := tc.tok, tc.info
 			tc.mu.Unlock()
 			return tok, info, nil
+		}
+		if tc.fetching == nil && tc.refused > 0 && tc.clock().Before(tc.retryAt) {
+			err := tc.lastErr
+			tc.mu.Unlock()
+			return nil, TokenInfo{}, err
 		}
 		if ch := tc.fetching; ch != nil {
 			tc.mu.Unlock()
@@ -65,9 +91,14 @@ func (tc *tokenCache) get(ctx context.Context, c *Client) (*oauth2.Token, TokenI
 		tc.mu.Lock()
 		tc.fetching = nil
 		tc.lastErr = err
-		if err == nil {
+		switch {
+		case err == nil:
 			tc.tok, tc.info = tok, info
-			tc.renewAt = renewTime(tok.Expiry, time.Now())
+			tc.renewAt = renewTime(tok.Expiry, tc.clock())
+			tc.refused, tc.retryAt = 0, time.Time{}
+		case KindOf(err) == KindCredentials:
+			tc.refused++
+			tc.retryAt = tc.clock().Add(backoff(tc.refused, refusedPauseMin, refusedPauseMax))
 		}
 		tc.mu.Unlock()
 		close(ch)
@@ -117,7 +148,7 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, TokenInfo, erro
 		}
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
-			apiErr := decodeAPIError("token", re.Response.StatusCode, re.Body)
+			apiErr := classified("token", http.MethodPost, re.Response.StatusCode, re.Body)
 			switch status := re.Response.StatusCode; {
 			case status == http.StatusTooManyRequests:
 				d := c.pacer.on429(re.Response.Header)

@@ -27,7 +27,7 @@ func (c *Client) Users(ctx context.Context) iter.Seq2[User, error] {
 			func(body []byte, _ int) (int, bool, error) {
 				users, err := decodeUsers(body)
 				if err != nil {
-					return 0, false, fmt.Errorf("domo users.list: %w", err)
+					return 0, false, fmt.Errorf("domo users.list: %w: %w", ErrBadAnswer, err)
 				}
 				added := 0
 				for _, u := range users {
@@ -56,22 +56,19 @@ func (c *Client) Users(ctx context.Context) iter.Seq2[User, error] {
 }
 
 // GetUser reads one user. A user that reads back deleted:true is reported as ErrNotFound, and
-// so is Domo's 400 for an id it does not know (observed on some tenants instead of 404).
+// so is Domo's 400 for an id it does not know (observed on some tenants instead of 404; see
+// answerRules): only users.get's own answers, never the token endpoint's.
 func (c *Client) GetUser(ctx context.Context, id int64) (User, error) {
 	if id <= 0 {
 		return User{}, fmt.Errorf("get user %d: %w", id, ErrNotFound)
 	}
 	res, err := c.do(ctx, call{op: "users.get", method: "GET", path: "/v1/users/" + strconv.FormatInt(id, 10), idempotent: true})
 	if err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest {
-			return User{}, fmt.Errorf("get user %d: %w: %w", id, ErrNotFound, err)
-		}
 		return User{}, fmt.Errorf("get user %d: %w", id, err)
 	}
 	u, err := decodeUser(res.body)
 	if err != nil {
-		return User{}, fmt.Errorf("get user %d: decode: %w", id, err)
+		return User{}, fmt.Errorf("get user %d: %w: %w", id, ErrBadAnswer, err)
 	}
 	if u.Deleted {
 		return User{}, fmt.Errorf("get user %d: deleted: %w", id, ErrNotFound)
@@ -92,7 +89,7 @@ func validateUser(op string, u User) error {
 		}
 	}
 	if len(missing) > 0 {
-		return &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: strings.Join(missing, ", ") + " required (not sent)"}
+		return &APIError{Op: op, Status: http.StatusBadRequest, Reason: "Bad Request", Message: strings.Join(missing, ", ") + " required (not sent)", Kind: KindRejected}
 	}
 	return nil
 }
@@ -144,7 +141,7 @@ func (c *Client) CreateUser(ctx context.Context, u UserUpdate, sendInvite bool) 
 			}
 			found, ok, ferr := c.FindUserByEmail(ctx, email)
 			if ferr != nil {
-				return User{}, fmt.Errorf("create user: outcome unknown, and the lookup failed: %w", ferr)
+				return User{}, fmt.Errorf("create user: %w, and the lookup failed: %w", unknown, ferr)
 			}
 			if ok {
 				return c.reconcileCreate(found, began, apiErr)
@@ -156,7 +153,8 @@ func (c *Client) CreateUser(ctx context.Context, u UserUpdate, sendInvite bool) 
 			}
 			found, ok, ferr := c.findAfterWrite(ctx, email, uncertain)
 			if ferr != nil {
-				return User{}, fmt.Errorf("create user: %w (and the email lookup failed: %w)", apiErr, ferr)
+				// Whether Domo meant "taken" is unknown: the lookup's failure decides the kind.
+				return User{}, fmt.Errorf("create user: the email lookup failed (%w) after %w", ferr, apiErr)
 			}
 			if !ok {
 				return User{}, fmt.Errorf("create user: %w", apiErr)
@@ -273,7 +271,7 @@ func (c *Client) FindUserByEmail(ctx context.Context, email string) (User, bool,
 	match := func(body []byte, _ int) (int, bool, error) {
 		users, err := decodeUsers(body)
 		if err != nil {
-			return 0, false, fmt.Errorf("domo users.list: %w", err)
+			return 0, false, fmt.Errorf("domo users.list: %w: %w", ErrBadAnswer, err)
 		}
 		for _, u := range users {
 			if !u.Deleted && strings.EqualFold(strings.TrimSpace(u.Email), email) {

@@ -88,19 +88,20 @@ func ForeignMembers(sh *GroupShadow, domoMembers []int64) []int64 {
 	return slices.Compact(out)
 }
 
-// NoteAdded records as the IdP's the members a write added: those in after that were not in
-// before. The caller calls it after GroupShadowFor, which keeps the IdP's members that are
-// still in the group.
-func (sh *GroupShadow) NoteAdded(before, after []int64) {
+// NoteAdded records as the IdP's the members it asked a write to add (added) that the group
+// has after the write (after). The caller calls it after GroupShadowFor, which keeps the IdP's
+// members that are still in the group. Members Domo had before that the IdP did not ask for
+// stay out: an admin added them.
+func (sh *GroupShadow) NoteAdded(added, after []int64) {
 	if !sh.MembersKnown {
 		return
 	}
-	had := make(map[int64]bool, len(before))
-	for _, id := range before {
-		had[id] = true
-	}
+	in := make(map[int64]bool, len(after))
 	for _, id := range after {
-		if !had[id] {
+		in[id] = true
+	}
+	for _, id := range added {
+		if in[id] {
 			sh.Members = append(sh.Members, id)
 		}
 	}

@@ -60,13 +60,13 @@ func TestGroupShadowIdPMembers(t *testing.T) {
 	}
 	// The bridge adds 10 and 20 to the empty group.
 	sh := GroupShadowFor(Group{DisplayName: "G", Members: members("10", "20")}, &created, now)
-	sh.NoteAdded(nil, []int64{10, 20})
+	sh.NoteAdded([]int64{10, 20}, []int64{10, 20})
 	if !slices.Equal(sh.Members, []int64{10, 20}) {
 		t.Fatalf("after the first add: %v", sh.Members)
 	}
 	// An admin adds 99 in Domo; the IdP then removes 10 and adds 30.
 	next := GroupShadowFor(Group{DisplayName: "G", Members: members("20", "30", "99")}, &sh, now)
-	next.NoteAdded([]int64{10, 20, 99}, []int64{20, 30, 99})
+	next.NoteAdded([]int64{30}, []int64{20, 30, 99})
 	if !slices.Equal(next.Members, []int64{20, 30}) {
 		t.Fatalf("IdP's members = %v, want [20 30]", next.Members)
 	}
@@ -85,7 +85,7 @@ func TestGroupShadowIdPMembers(t *testing.T) {
 		t.Error("a legacy shadow reports foreign members")
 	}
 	upgraded := GroupShadowFor(Group{DisplayName: "G", Members: members("1", "2")}, legacy, now)
-	upgraded.NoteAdded([]int64{1}, []int64{1, 2})
+	upgraded.NoteAdded([]int64{2}, []int64{1, 2})
 	if !upgraded.MembersKnown || !slices.Equal(upgraded.Members, []int64{1, 2}) {
 		t.Errorf("upgraded shadow = %+v", upgraded)
 	}

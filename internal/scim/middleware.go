@@ -257,3 +257,10 @@ func pauseWrites(p Pauser) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// WithInfo returns ctx carrying info, for work the bridge does on its own behalf (finishing an
+// interrupted change after a restart): its Domo calls are then audited under info's token and
+// operation like a request's.
+func WithInfo(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}

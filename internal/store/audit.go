@@ -45,7 +45,7 @@ type AuditFilter struct {
 
 // Audit appends e to the audit log. Every event is kept as given: the log accepts events
 // with empty fields rather than lose a record of a write that happened.
-func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
+func (s *SQLite) Audit(ctx context.Context, e AuditEvent) error {
 	if e.Time.IsZero() {
 		e.Time = now()
 	}
@@ -72,7 +72,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 // AuditEvents returns the events matching f, newest first.
-func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+func (s *SQLite) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("store: list audit events: negative limit %d", f.Limit)
 	}
@@ -137,7 +137,7 @@ func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, e
 
 // PruneAudit deletes the events older than before and returns how many it deleted. It works
 // in batches so a large prune does not hold up the bridge's other writes.
-func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+func (s *SQLite) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 	if before.IsZero() {
 		return 0, errors.New("store: prune audit: zero cutoff time")
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // auditSeed is a fixed log: ten events one minute apart, alternating users and groups.
-func auditSeed(t *testing.T, s *Store) (base time.Time) {
+func auditSeed(t *testing.T, s *SQLite) (base time.Time) {
 	t.Helper()
 	base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 10 {

@@ -117,7 +117,7 @@ func BenchmarkAudit(b *testing.B) {
 
 // loadShadows fills the users table in one transaction, bypassing per-row commits so the
 // setup of a 100,000-row benchmark takes a second, not minutes.
-func loadShadows(b *testing.B, s *Store, n int) {
+func loadShadows(b *testing.B, s *SQLite, n int) {
 	data := []byte(benchShadowJSON)
 	b.Helper()
 	ctx := context.Background()

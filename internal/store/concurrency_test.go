@@ -34,7 +34,7 @@ func checkShadow(sh Shadow, perWriter, ids int) error {
 // every error; with WAL, a single write connection and busy_timeout there must be none,
 // SQLITE_BUSY included. Readers do a fixed amount of work rather than spin until the
 // writers finish, which on a small machine under -race would starve the writers.
-func hammer(t *testing.T, stores []*Store, writers, perWriter, readers, ids int) {
+func hammer(t *testing.T, stores []*SQLite, writers, perWriter, readers, ids int) {
 	t.Helper()
 	ctx := context.Background()
 	errs := make(chan error, writers*perWriter*2+readers*4)
@@ -112,7 +112,7 @@ func hammer(t *testing.T, stores []*Store, writers, perWriter, readers, ids int)
 func TestConcurrentWritersAndReaders(t *testing.T) {
 	const writers, perWriter, readers, ids = 20, 200, 4, 1000
 	s := openTemp(t)
-	hammer(t, []*Store{s}, writers, perWriter, readers, ids)
+	hammer(t, []*SQLite{s}, writers, perWriter, readers, ids)
 
 	ctx := context.Background()
 	var n int
@@ -150,9 +150,9 @@ func TestTwoStoresShareOneFile(t *testing.T) {
 	const writers, perWriter, readers, ids = 8, 50, 4, 100
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	var stores []*Store
+	var stores []*SQLite
 	for range 2 {
-		s, err := Open(ctx, path)
+		s, err := OpenSQLite(ctx, path)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -178,7 +178,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			s, err := Open(ctx, path)
+			s, err := OpenSQLite(ctx, path)
 			if err != nil {
 				errs <- err
 				return
@@ -203,7 +203,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 func TestOpenWaitsOutABusyFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(ctx, path)
+	s, err := OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestOpenWaitsOutABusyFile(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // the lock is held this long: what Open must outwait
 		_, _ = holder.ExecContext(ctx, "COMMIT")
 	}()
-	s2, err := Open(ctx, path)
+	s2, err := OpenSQLite(ctx, path)
 	<-released
 	if err != nil {
 		t.Fatalf("Open while the file was locked: %v", err)

@@ -8,9 +8,9 @@ import (
 )
 
 // openTemp opens a fresh store in a temporary directory and closes it when the test ends.
-func openTemp(t testing.TB) *Store {
+func openTemp(t testing.TB) *SQLite {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -61,6 +61,24 @@ CREATE TABLE audit (
 ) STRICT;
 CREATE INDEX audit_time ON audit(time);
 CREATE INDEX audit_resource_id ON audit(resource_id, time);`,
+
+		// 2: intents of multi-step writes, and the breaker's window.
+		`CREATE TABLE intents (
+	key     TEXT PRIMARY KEY,
+	kind    TEXT NOT NULL,
+	data    BLOB NOT NULL,
+	created TEXT NOT NULL,
+	updated TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE breaker_events (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	time        TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	resource    TEXT NOT NULL,
+	resource_id TEXT NOT NULL
+) STRICT;
+CREATE INDEX breaker_events_time ON breaker_events(time);`,
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Setting returns the value stored under key; ok is false when there is none.
-func (s *Store) Setting(ctx context.Context, key string) (string, bool, error) {
+func (s *SQLite) Setting(ctx context.Context, key string) (string, bool, error) {
 	var v string
 	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -21,7 +21,7 @@ func (s *Store) Setting(ctx context.Context, key string) (string, bool, error) {
 }
 
 // PutSetting stores value under key, replacing any previous value.
-func (s *Store) PutSetting(ctx context.Context, key, value string) error {
+func (s *SQLite) PutSetting(ctx context.Context, key, value string) error {
 	if key == "" {
 		return errors.New("store: put setting: empty key")
 	}
@@ -34,7 +34,7 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 }
 
 // DeleteSetting removes key; a missing key is not an error.
-func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+func (s *SQLite) DeleteSetting(ctx context.Context, key string) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM settings WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("store: delete setting %q: %w", key, err)
 	}

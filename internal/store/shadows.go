@@ -40,48 +40,48 @@ ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, data = exclud
 }
 
 // UserShadow returns the shadow of Domo user id; ok is false when there is none.
-func (s *Store) UserShadow(ctx context.Context, id int64) (Shadow, bool, error) {
+func (s *SQLite) UserShadow(ctx context.Context, id int64) (Shadow, bool, error) {
 	return s.shadow(ctx, s.users, id)
 }
 
 // PutUserShadow creates or replaces the shadow of user sh.ID. A zero Updated is set to now.
-func (s *Store) PutUserShadow(ctx context.Context, sh Shadow) error {
+func (s *SQLite) PutUserShadow(ctx context.Context, sh Shadow) error {
 	return s.putShadow(ctx, s.users, sh)
 }
 
 // DeleteUserShadow removes the shadow of user id; a missing shadow is not an error.
-func (s *Store) DeleteUserShadow(ctx context.Context, id int64) error {
+func (s *SQLite) DeleteUserShadow(ctx context.Context, id int64) error {
 	return s.deleteShadow(ctx, s.users, id)
 }
 
 // UserShadows yields every user shadow in id order, as of one consistent snapshot taken when
 // the loop starts. It streams, holding one read connection until the loop ends; a failure is
 // yielded once as the error and ends the sequence.
-func (s *Store) UserShadows(ctx context.Context) iter.Seq2[Shadow, error] {
+func (s *SQLite) UserShadows(ctx context.Context) iter.Seq2[Shadow, error] {
 	return s.shadows(ctx, s.users)
 }
 
 // GroupShadow returns the shadow of Domo group id; ok is false when there is none.
-func (s *Store) GroupShadow(ctx context.Context, id int64) (Shadow, bool, error) {
+func (s *SQLite) GroupShadow(ctx context.Context, id int64) (Shadow, bool, error) {
 	return s.shadow(ctx, s.groups, id)
 }
 
 // PutGroupShadow creates or replaces the shadow of group sh.ID. A zero Updated is set to now.
-func (s *Store) PutGroupShadow(ctx context.Context, sh Shadow) error {
+func (s *SQLite) PutGroupShadow(ctx context.Context, sh Shadow) error {
 	return s.putShadow(ctx, s.groups, sh)
 }
 
 // DeleteGroupShadow removes the shadow of group id; a missing shadow is not an error.
-func (s *Store) DeleteGroupShadow(ctx context.Context, id int64) error {
+func (s *SQLite) DeleteGroupShadow(ctx context.Context, id int64) error {
 	return s.deleteShadow(ctx, s.groups, id)
 }
 
 // GroupShadows yields every group shadow in id order, streaming like UserShadows.
-func (s *Store) GroupShadows(ctx context.Context) iter.Seq2[Shadow, error] {
+func (s *SQLite) GroupShadows(ctx context.Context) iter.Seq2[Shadow, error] {
 	return s.shadows(ctx, s.groups)
 }
 
-func (s *Store) shadow(ctx context.Context, t shadowTable, id int64) (Shadow, bool, error) {
+func (s *SQLite) shadow(ctx context.Context, t shadowTable, id int64) (Shadow, bool, error) {
 	sh := Shadow{ID: id}
 	var updated string
 	err := s.r.QueryRowContext(ctx, t.get, id).Scan(&sh.ExternalID, &sh.Data, &updated)
@@ -97,14 +97,14 @@ func (s *Store) shadow(ctx context.Context, t shadowTable, id int64) (Shadow, bo
 	return sh, true, nil
 }
 
-func (s *Store) putShadow(ctx context.Context, t shadowTable, sh Shadow) error {
+func (s *SQLite) putShadow(ctx context.Context, t shadowTable, sh Shadow) error {
 	if err := s.writeShadow(ctx, t, sh); err != nil {
 		return fmt.Errorf("store: put %s shadow %d: %w", t.noun, sh.ID, err)
 	}
 	return nil
 }
 
-func (s *Store) writeShadow(ctx context.Context, t shadowTable, sh Shadow) error {
+func (s *SQLite) writeShadow(ctx context.Context, t shadowTable, sh Shadow) error {
 	// Domo ids are positive; anything else is a caller bug that would otherwise sit in the
 	// table unnoticed.
 	if sh.ID <= 0 {
@@ -130,14 +130,14 @@ func (s *Store) writeShadow(ctx context.Context, t shadowTable, sh Shadow) error
 	return err
 }
 
-func (s *Store) deleteShadow(ctx context.Context, t shadowTable, id int64) error {
+func (s *SQLite) deleteShadow(ctx context.Context, t shadowTable, id int64) error {
 	if _, err := s.w.ExecContext(ctx, t.del, id); err != nil {
 		return fmt.Errorf("store: delete %s shadow %d: %w", t.noun, id, err)
 	}
 	return nil
 }
 
-func (s *Store) shadows(ctx context.Context, t shadowTable) iter.Seq2[Shadow, error] {
+func (s *SQLite) shadows(ctx context.Context, t shadowTable) iter.Seq2[Shadow, error] {
 	return func(yield func(Shadow, error) bool) {
 		rows, err := s.r.QueryContext(ctx, t.list)
 		if err != nil {

@@ -12,16 +12,16 @@ import (
 // shadowAPI is one family of shadow methods, so every test runs for users and groups alike.
 type shadowAPI struct {
 	noun string
-	get  func(*Store, context.Context, int64) (Shadow, bool, error)
-	put  func(*Store, context.Context, Shadow) error
-	del  func(*Store, context.Context, int64) error
-	all  func(*Store, context.Context) iter.Seq2[Shadow, error]
+	get  func(*SQLite, context.Context, int64) (Shadow, bool, error)
+	put  func(*SQLite, context.Context, Shadow) error
+	del  func(*SQLite, context.Context, int64) error
+	all  func(*SQLite, context.Context) iter.Seq2[Shadow, error]
 }
 
 func shadowAPIs() []shadowAPI {
 	return []shadowAPI{
-		{"user", (*Store).UserShadow, (*Store).PutUserShadow, (*Store).DeleteUserShadow, (*Store).UserShadows},
-		{"group", (*Store).GroupShadow, (*Store).PutGroupShadow, (*Store).DeleteGroupShadow, (*Store).GroupShadows},
+		{"user", (*SQLite).UserShadow, (*SQLite).PutUserShadow, (*SQLite).DeleteUserShadow, (*SQLite).UserShadows},
+		{"group", (*SQLite).GroupShadow, (*SQLite).PutGroupShadow, (*SQLite).DeleteGroupShadow, (*SQLite).GroupShadows},
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 // PutSnapshot stores data under name, replacing any earlier snapshot of that name, and
 // records when it was taken.
-func (s *Store) PutSnapshot(ctx context.Context, name string, data []byte) error {
+func (s *SQLite) PutSnapshot(ctx context.Context, name string, data []byte) error {
 	if name == "" {
 		return errors.New("store: put snapshot: empty name")
 	}
@@ -31,7 +31,7 @@ ON CONFLICT (name) DO UPDATE SET data = excluded.data, taken = excluded.taken`, 
 
 // Snapshot returns the snapshot stored under name and when it was taken; ok is false when
 // there is none.
-func (s *Store) Snapshot(ctx context.Context, name string) ([]byte, time.Time, bool, error) {
+func (s *SQLite) Snapshot(ctx context.Context, name string) ([]byte, time.Time, bool, error) {
 	var data []byte
 	var taken string
 	err := s.r.QueryRowContext(ctx, `SELECT data, taken FROM snapshots WHERE name = ?`, name).Scan(&data, &taken)

@@ -2,194 +2,94 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
+	"iter"
 	"strings"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
 
-const (
-	// busyTimeoutMS bounds how long a connection waits for a lock held by another connection
-	// (a WAL checkpoint, or a second process on the same file) before SQLITE_BUSY.
-	busyTimeoutMS = 10000
+// Store is the bridge's durable state. Every implementation passes the same conformance suite
+// (conformance_test.go); the bridge sees only this interface.
+//
+// Shadows and audit events are opaque to the store: it neither reads their JSON nor checks
+// their fields beyond what keeps the tables sound.
+type Store interface {
+	// UserShadow returns the shadow of Domo user id; ok is false when there is none.
+	UserShadow(ctx context.Context, id int64) (sh Shadow, ok bool, err error)
+	// PutUserShadow creates or replaces the shadow of user sh.ID. A zero Updated is set to now.
+	PutUserShadow(ctx context.Context, sh Shadow) error
+	// DeleteUserShadow removes the shadow of user id; a missing shadow is not an error.
+	DeleteUserShadow(ctx context.Context, id int64) error
+	// UserShadows yields every user shadow in id order, as of one consistent view taken when
+	// the loop starts; a failure is yielded once as the error and ends the sequence.
+	UserShadows(ctx context.Context) iter.Seq2[Shadow, error]
 
-	// walSizeLimit is the size SQLite truncates the WAL file back to after a checkpoint, so
-	// one burst of writes (a large audit prune) does not leave a large file behind for good.
-	walSizeLimit = 64 << 20
+	GroupShadow(ctx context.Context, id int64) (sh Shadow, ok bool, err error)
+	PutGroupShadow(ctx context.Context, sh Shadow) error
+	DeleteGroupShadow(ctx context.Context, id int64) error
+	GroupShadows(ctx context.Context) iter.Seq2[Shadow, error]
 
-	// minReaders is the smallest read pool; reads run concurrently under WAL, so the pool
-	// grows with the CPUs available.
-	minReaders = 4
-)
+	// Setting returns the value stored under key; ok is false when there is none.
+	Setting(ctx context.Context, key string) (value string, ok bool, err error)
+	// PutSetting stores value under key, replacing any previous value.
+	PutSetting(ctx context.Context, key, value string) error
+	// DeleteSetting removes key; a missing key is not an error.
+	DeleteSetting(ctx context.Context, key string) error
 
-// Store is the bridge's durable state in one SQLite file. It is safe for concurrent use:
-// writes go through a single connection, so writers queue in Go rather than fail with
-// SQLITE_BUSY, and reads use a separate pool that runs concurrently with the writer (WAL).
-type Store struct {
-	path   string
-	w      *sql.DB // exactly one connection; every write goes here
-	r      *sql.DB // read-only pool
-	users  shadowTable
-	groups shadowTable
+	// PutSnapshot stores data under name, replacing any earlier snapshot of that name.
+	PutSnapshot(ctx context.Context, name string, data []byte) error
+	// Snapshot returns the snapshot stored under name and when it was taken.
+	Snapshot(ctx context.Context, name string) (data []byte, taken time.Time, ok bool, err error)
 
-	pruneBatch int // audit rows per prune statement; a field so tests can cross batches cheaply
+	// Audit appends e to the audit log.
+	Audit(ctx context.Context, e AuditEvent) error
+	// AuditEvents returns the events matching f, newest first.
+	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// PruneAudit deletes the events older than before and returns how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+
+	// PutIntent records, or replaces, the intent stored under in.Key, and returns it as stored
+	// (with its times). It is written before the first Domo write of a multi-step change, so
+	// that a retry or a restart can finish it.
+	PutIntent(ctx context.Context, in Intent) (Intent, error)
+	// Intent returns the intent stored under key; ok is false when there is none.
+	Intent(ctx context.Context, key string) (in Intent, ok bool, err error)
+	// DeleteIntent removes the intent under key if it is still the one written at updated
+	// (so a finisher never clears a newer intent); a zero updated removes whatever is there.
+	DeleteIntent(ctx context.Context, key string, updated time.Time) error
+	// Intents lists every unfinished intent, oldest first.
+	Intents(ctx context.Context) ([]Intent, error)
+
+	// TakeBreaker counts changes that take access away, for the deprovision breaker, in one
+	// atomic step: when the events already counted since t.At-t.Window plus len(t.Events)
+	// stay within t.Max, the events are recorded and allowed is true; otherwise nothing is
+	// recorded. count is the number within the window afterwards (or before, when refused).
+	TakeBreaker(ctx context.Context, t BreakerTake) (count int, allowed bool, err error)
+	// BreakerCount returns how many counted events lie at or after since.
+	BreakerCount(ctx context.Context, since time.Time) (int, error)
+	// ClearBreaker forgets every counted event (an operator reset the breaker).
+	ClearBreaker(ctx context.Context) error
+
+	// Ping reports whether the state can still be read.
+	Ping(ctx context.Context) error
+	// Describe names the state for logs and status pages, never with a password.
+	Describe() string
+	Close() error
 }
 
-// Open opens the state database at path, creating the file if it is missing (its directory
-// must exist), and brings its schema up to date. It refuses a file that is not a scimbridge
-// database or whose schema is newer than this build knows.
-func Open(ctx context.Context, path string) (*Store, error) {
-	abs, err := checkPath(path)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %q: %w", path, err)
-	}
-	s := &Store{
-		path:   path,
-		users:  newShadowTable("user", "users"),
-		groups: newShadowTable("group", "groups"),
+var _ Store = (*SQLite)(nil)
 
-		pruneBatch: defaultPruneBatch,
+// Open opens the state that state names: a SQLite file path (the embedded default), or a
+// postgres:// URL for several replicas sharing one state.
+func Open(ctx context.Context, state string) (Store, error) {
+	if IsPostgres(state) {
+		return nil, fmt.Errorf("store: PostgreSQL state is not supported by this build")
 	}
-
-	// _txlock=immediate makes BEGIN take the write lock at once, so two processes migrating
-	// the same file serialise instead of one failing halfway with SQLITE_BUSY.
-	s.w, err = sql.Open("sqlite", dsn(abs,
-		"_busy_timeout="+fmt.Sprint(busyTimeoutMS),
-		"_journal_mode=WAL",
-		"_synchronous=NORMAL",
-		"_foreign_keys=1",
-		"_txlock=immediate",
-		"_pragma=journal_size_limit("+fmt.Sprint(walSizeLimit)+")",
-	))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %q: %w", path, err)
-	}
-	s.w.SetMaxOpenConns(1)
-	s.w.SetMaxIdleConns(1)
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
-
-	if err := migrateWhenFree(ctx, s.w); err != nil {
-		s.w.Close()
-		return nil, fmt.Errorf("store: open %q: %w", path, err)
-	}
-
-	// The read pool is opened only after the writer has switched the file to WAL, and is
-	// query_only so a slip in this package cannot write outside the single write connection.
-	s.r, err = sql.Open("sqlite", dsn(abs,
-		"_busy_timeout="+fmt.Sprint(busyTimeoutMS),
-		"_foreign_keys=1",
-		"_query_only=1",
-	))
-	if err != nil {
-		s.w.Close()
-		return nil, fmt.Errorf("store: open %q: %w", path, err)
-	}
-	readers := max(minReaders, runtime.GOMAXPROCS(0))
-	s.r.SetMaxOpenConns(readers)
-	s.r.SetMaxIdleConns(readers)
-	s.r.SetConnMaxLifetime(0)
-	s.r.SetConnMaxIdleTime(0)
-
-	if err := s.Ping(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("store: open %q: %w", path, err)
-	}
-	return s, nil
+	return OpenSQLite(ctx, state)
 }
 
-// migrateWhenFree migrates, waiting out SQLITE_BUSY. The busy timeout covers most contention,
-// but SQLite answers BUSY at once, without its busy handler, while another connection is
-// switching a new file to WAL or recovering its WAL; two processes starting on one file can
-// meet that. Such a BEGIN changed nothing, so it is tried again, for up to the busy timeout.
-func migrateWhenFree(ctx context.Context, db *sql.DB) error {
-	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
-	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		err := migrate(ctx, db)
-		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// isBusy reports whether err is SQLite's SQLITE_BUSY, in any of its extended forms.
-func isBusy(err error) bool {
-	var coded interface{ Code() int }
-	return errors.As(err, &coded) && coded.Code()&0xff == 5 // SQLITE_BUSY
-}
-
-// checkPath turns path into an absolute file path and explains the usual mistakes before
-// SQLite reports them as a bare "unable to open database file".
-func checkPath(path string) (string, error) {
-	if strings.TrimSpace(path) == "" {
-		return "", errors.New("empty path")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Dir(abs)
-	if fi, err := os.Stat(dir); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("directory %q does not exist", dir)
-		}
-		return "", err
-	} else if !fi.IsDir() {
-		return "", fmt.Errorf("%q is not a directory", dir)
-	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return "", errors.New("is a directory, not a database file")
-	}
-	return abs, nil
-}
-
-// dsn builds a SQLite URI for an absolute path. The URI form, with the path escaped, keeps
-// names such as ":memory:" or ones holding '?' or '#' meaning the literal file.
-func dsn(abs string, params ...string) string {
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // Windows drive letters: file:///C:/...
-	}
-	return "file://" + (&url.URL{Path: p}).EscapedPath() + "?" + strings.Join(params, "&")
-}
-
-// Close closes the database. The read pool closes first so the write connection is the last
-// one open, and it checkpoints the WAL into the main file.
-func (s *Store) Close() error {
-	var errs []error
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
-	}
-	errs = append(errs, s.w.Close())
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("store: close %q: %w", s.path, err)
-	}
-	return nil
-}
-
-// Path returns the database file path as given to Open.
-func (s *Store) Path() string { return s.path }
-
-// Ping reports whether the database file can still be read.
-func (s *Store) Ping(ctx context.Context) error {
-	var n int
-	// Reading the schema touches the file, unlike a bare connection check.
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
-		return fmt.Errorf("store: ping %q: %w", s.path, err)
-	}
-	return nil
+// IsPostgres reports whether state names a PostgreSQL database rather than a file.
+func IsPostgres(state string) bool {
+	s := strings.ToLower(strings.TrimSpace(state))
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }

@@ -11,7 +11,7 @@ import (
 
 func TestOpenMigratesEmptyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(context.Background(), path)
+	s, err := OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -75,7 +75,7 @@ func TestOpenSetsConnectionPragmas(t *testing.T) {
 func TestReopenKeepsDataAndVersion(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(ctx, path)
+	s, err := OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestReopenKeepsDataAndVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(ctx, path)
+	s, err = OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -109,7 +109,7 @@ func TestReopenKeepsDataAndVersion(t *testing.T) {
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(ctx, path)
+	s, err := OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	db.Close()
 
-	s, err = Open(ctx, path)
+	s, err = OpenSQLite(ctx, path)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open accepted a database with a newer schema")
@@ -177,7 +177,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, itoa(i)+".db")
 			tt.setup(t, path)
-			s, err := Open(context.Background(), path)
+			s, err := OpenSQLite(context.Background(), path)
 			if err == nil {
 				s.Close()
 				t.Fatal("Open accepted the file")
@@ -206,7 +206,7 @@ func TestOpenBadPaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Open(context.Background(), tt.path)
+			s, err := OpenSQLite(context.Background(), tt.path)
 			if err == nil {
 				s.Close()
 				t.Fatal("Open succeeded")
@@ -229,7 +229,7 @@ func TestOpenOddFileNames(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, name)
-			s, err := Open(ctx, path)
+			s, err := OpenSQLite(ctx, path)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -242,7 +242,7 @@ func TestOpenOddFileNames(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Fatalf("file %q not created: %v", path, err)
 			}
-			s, err = Open(ctx, path)
+			s, err = OpenSQLite(ctx, path)
 			if err != nil {
 				t.Fatalf("reopen: %v", err)
 			}
@@ -256,7 +256,7 @@ func TestOpenOddFileNames(t *testing.T) {
 
 func TestOpenRelativePath(t *testing.T) {
 	t.Chdir(t.TempDir())
-	s, err := Open(context.Background(), "state.db")
+	s, err := OpenSQLite(context.Background(), "state.db")
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestOpenRelativePath(t *testing.T) {
 func TestOpenCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
 	if err == nil {
 		s.Close()
 		t.Fatal("Open succeeded with a cancelled context")
@@ -282,7 +282,7 @@ func TestOpenCancelledContext(t *testing.T) {
 }
 
 func TestPingAndClose(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package domosim
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,12 +12,21 @@ import (
 // failure at one place rather than a probability.
 type Fault struct {
 	Method string // e.g. "POST"; "" matches any
-	Route  string // route template, e.g. "/v1/users" or "/v1/users/{id}"; "" matches any /v1 route
-	Status int    // answer this status instead of the real one (e.g. 503); 0 with Drop
-	After  bool   // let the request take effect first, then answer Status or drop
-	Drop   bool   // close the connection without an answer
-	Times  int    // how many matching requests it hits; default 1
+	// Route is a route template, e.g. "/v1/users" or "/v1/users/{id}"; "" matches any /v1
+	// route. "/oauth/token" (named explicitly, never by "") faults the token endpoint.
+	Route  string
+	Status int  // answer this status instead of the real one (e.g. 503); 0 with Drop
+	After  bool // let the request take effect first, then answer Status or drop
+	Drop   bool // close the connection without an answer
+	// Body replaces Domo's error envelope as the answer's body (sent as JSON): an RFC 6749
+	// error such as {"error":"invalid_grant"}, or something no client can decode. With Status
+	// 0 the answer is 200.
+	Body  string
+	Times int // how many matching requests it hits; default 1
 }
+
+// TokenRoute is the route template of Domo's token endpoint, for a Fault.
+const TokenRoute = "/oauth/token"
 
 type faultQueue struct {
 	mu     sync.Mutex
@@ -37,7 +47,7 @@ func (q *faultQueue) take(method, tmpl string) (Fault, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, f := range q.faults {
-		if (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == "" || f.Route == tmpl) {
+		if (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == tmpl || (f.Route == "" && tmpl != TokenRoute)) {
 			q.faults[i].Times--
 			if q.faults[i].Times <= 0 {
 				q.faults = append(q.faults[:i], q.faults[i+1:]...)
@@ -54,6 +64,9 @@ var injectable = []int{http.StatusInternalServerError, http.StatusBadGateway, ht
 func (s *Sim) serveFault(w http.ResponseWriter, r *http.Request, opts Options, route string, h handler) bool {
 	tmpl := route[strings.IndexByte(route, ' ')+1:]
 	f, ok := s.faults.take(r.Method, tmpl)
+	if !ok && tmpl == TokenRoute {
+		return false // random faults are for /v1 only
+	}
 	if !ok {
 		switch {
 		case opts.Fail5xx > 0 && s.randFloat() < opts.Fail5xx:
@@ -66,6 +79,16 @@ func (s *Sim) serveFault(w http.ResponseWriter, r *http.Request, opts Options, r
 	}
 	if f.After {
 		h(&discardWriter{header: http.Header{}}, r, opts)
+	}
+	if f.Body != "" {
+		status := f.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, f.Body)
+		return true
 	}
 	if f.Drop || f.Status == 0 {
 		s.stats.dropped.Add(1)

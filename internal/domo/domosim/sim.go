@@ -272,7 +272,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
+	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" || strings.HasSuffix(route, " "+TokenRoute) {
 		if s.serveFault(sw, r, opts, route, h) {
 			return
 		}
