@@ -55,7 +55,7 @@ func newLogger(cfg Config, w io.Writer) zerolog.Logger {
 
 // durationFields are the log fields that hold durations. JSON logs carry them as milliseconds
 // (zerolog's default, which log pipelines expect); the console log shows them with units.
-var durationFields = []string{"duration", "took", "retry_in", "backoff", "grace", "waited", "window", "retention"}
+var durationFields = []string{"duration", "took", "retry_in", "backoff", "grace", "waited", "window", "retention", "age", "max_age"}
 
 // consoleDurations turns the duration fields of a console log line from milliseconds into
 // Go's notation with units: 12.5ms, 2.1s, 1m30s.
