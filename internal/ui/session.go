@@ -88,8 +88,8 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.created) >= ss.ttl || now.Sub(s.seen) >= ss.idle
 }
 
-// get returns the live session with this id, and marks it seen.
-func (ss *sessions) get(id string) *session {
+// get returns the live session with this id; touch marks it seen, keeping it from idling out.
+func (ss *sessions) get(id string, touch bool) *session {
 	if id == "" {
 		return nil
 	}
@@ -104,7 +104,9 @@ func (ss *sessions) get(id string) *session {
 		delete(ss.byID, id)
 		return nil
 	}
-	s.seen = now
+	if touch {
+		s.seen = now
+	}
 	cp := *s
 	return &cp
 }
@@ -164,7 +166,9 @@ func (u *UI) Session(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
-		s := u.sessions.get(cookieValue(r, sessionCookie))
+		// The page's own polling (/ui/live) does not count as activity: an open, unattended tab
+		// still idles out.
+		s := u.sessions.get(cookieValue(r, sessionCookie), r.URL.Path != "/ui/live")
 		if s != nil {
 			scim.RequestInfo(r.Context()).Token = s.name
 			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
