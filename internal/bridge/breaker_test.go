@@ -3,10 +3,12 @@ package bridge
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
@@ -122,5 +124,37 @@ func TestAuditRecordsWhatNoDomoCallShows(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Fatalf("not audited: %v (events: %+v)", want, events)
+	}
+}
+
+// TestFinishingNeverUndoesALaterChange: a create whose role could not be set is left
+// unfinished; a refresh shows the user to the IdP, which changes its role. Finishing the
+// create afterwards must not put back the role the create asked for, nor its record.
+func TestFinishingNeverUndoesALaterChange(t *testing.T) {
+	e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 61}})
+	e.sim.InjectFault(domosim.Fault{Method: "PUT", Route: "/v1/users/{id}", Status: http.StatusServiceUnavailable, Times: 2})
+	a := e.do("POST", "/Users", []byte(`{"userName":"late@example.com","title":"First","roles":[{"value":"Editor"}]}`))
+	if a.status != http.StatusServiceUnavailable {
+		t.Fatalf("create whose role PUT fails: %d %s", a.status, a.raw)
+	}
+	if err := e.b.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "late@example.com"`), nil)
+	res, _ := f.body["Resources"].([]any)
+	if len(res) != 1 {
+		t.Fatalf("the refresh did not show the user: %s", f.raw)
+	}
+	id := res[0].(map[string]any)["id"].(string)
+	if p := e.do("PATCH", "/Users/"+id, []byte(`{"Operations":[{"op":"replace","path":"roles","value":[{"value":"Admin"}]},{"op":"replace","path":"title","value":"Second"}]}`)); p.status != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", p.status, p.raw)
+	}
+	if _, left, err := e.b.FinishIntents(context.Background(), 0); err != nil || left != 0 {
+		t.Fatalf("FinishIntents: %d left, %v", left, err)
+	}
+	u, _ := e.sim.User(mustID(t, id))
+	g := e.do("GET", "/Users/"+id, nil)
+	if u.Role != "Admin" || u.Title != "Second" || g.body["title"] != "Second" {
+		t.Fatalf("finishing the create undid the later change: Domo %s %q, SCIM %s", u.Role, u.Title, g.raw)
 	}
 }

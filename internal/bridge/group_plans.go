@@ -62,18 +62,23 @@ func (b *Bridge) runGroupCreate(ctx context.Context, in store.Intent, p *groupPl
 			return nil, err
 		}
 	}
-	var cur []int64
-	if !fresh {
-		var err error
-		if cur, err = b.groupMembers(ctx, g); err != nil {
-			return nil, err
-		}
-	}
-	visible, hidden := b.resolveMembers(ctx, cur)
 	rec, err := b.loadGroupRecord(ctx, g.ID)
 	if err != nil {
 		return nil, scim.Unavailable(intentRetry, "the bridge's state database is unavailable; retry later", err)
 	}
+	var cur []int64
+	if !fresh {
+		if cur, err = b.groupMembers(ctx, g); err != nil {
+			return nil, err
+		}
+		if rec != nil && rec.LastModified.After(in.Updated) {
+			// A refresh showed the group to the IdP, which has changed it since: the create's
+			// members are older than what the group holds now, and must not undo it.
+			b.done(ctx, in)
+			p.Add = nil
+		}
+	}
+	visible, hidden := b.resolveMembers(ctx, cur)
 	add, _ := diff(visible, unionIDs(visible, p.Add))
 	return b.applyGroup(ctx, &in, p, g, rec, visible, hidden, add, nil, true)
 }
@@ -177,8 +182,16 @@ func (b *Bridge) applyGroup(ctx context.Context, in *store.Intent, p *groupPlan,
 			return nil, scim.Unavailable(intentRetry, "the group was changed in Domo, but the bridge's state database is unavailable; retry to finish", errors.Join(err, merr))
 		}
 	}
-	if in != nil && !res.retryable() {
+	switch {
+	case in == nil:
+	case !res.retryable():
 		b.done(ctx, *in)
+	default:
+		// Kept for a retry: written again after the record, so that a record newer than the
+		// intent always means someone else changed the group since (runGroupCreate).
+		if err := b.update(ctx, in, p); err != nil {
+			b.log.Warn().Err(err).Int64("group", g.ID).Msg("unfinished group change not re-recorded")
+		}
 	}
 	if merr != nil {
 		return nil, merr

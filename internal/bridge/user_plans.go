@@ -155,6 +155,15 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 		if d, found, err = b.createdUser(ctx, p); err != nil {
 			return domo.User{}, err
 		}
+		if found {
+			if rec, ok, err := b.loadUserRecord(ctx, d.ID); err == nil && ok && rec.Shadow.Modified.After(in.Updated) {
+				// A refresh showed the user to the IdP, which has written it since: the
+				// create's plan is older than what the user holds now, and must not undo it.
+				b.done(ctx, in)
+				b.index.PutUser(b.entry(d, rec, b.cfg.Mapping))
+				return d, nil
+			}
+		}
 	}
 	if !found {
 		var err error
