@@ -322,7 +322,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	must(t, ctx, "search the audit log",
 		chromedp.SetValue(css("#user"), uid),
 		chromedp.Click(css("#search")),
-		chromedp.WaitVisible(css("#audit-events")),
+		// #audit-events is on the page before the search too; #audit-all only on its answer.
+		chromedp.WaitVisible(css("#audit-all")),
 	)
 	ids := get(t, ctx, "read the audit rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#audit-events tbody tr[data-resource-id]")).map(r => r.dataset.resourceId)`))
 	if len(ids) == 0 {
