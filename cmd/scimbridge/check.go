@@ -119,19 +119,67 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 		ok("every user's role is a known role with the right id")
 	}
 	groups := 0
-	for _, err := range client.Groups(cctx) {
+	var defaultGroup int64
+	for g, err := range client.Groups(cctx) {
 		if err != nil {
 			bad("listing Domo groups: %v", err)
 			break
 		}
 		groups++
+		if g.Default {
+			defaultGroup = g.ID
+		}
 	}
 	ok("%d Domo groups readable", groups)
+	checkInstance(cctx, cfg, domo.ProbeHints{UserID: tok.UserID, GroupID: defaultGroup}, roles, ok, bad)
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problem(s) found", len(problems))
 	}
 	fmt.Fprintln(stdout, "all checks passed")
 	return nil
+}
+
+// checkInstance probes Domo's instance APIs when they are configured and reports each
+// capability, the tenant's roles and its custom attribute keys. A capability that does not
+// work is a problem: the bridge would fall back to v1, but the operator configured it to work.
+func checkInstance(ctx context.Context, cfg Config, hints domo.ProbeHints, roles *mapping.Roles, ok, bad func(string, ...any)) {
+	inst, err := newInstance(cfg, zerolog.Nop(), domo.Hooks{})
+	if err != nil {
+		bad("Domo instance APIs: %v", err)
+		return
+	}
+	if inst == nil {
+		ok("Domo instance APIs not configured: custom attributes, manager and hire date stay in the bridge; membership goes one member per call (set SCIMBRIDGE_DOMO_INSTANCE_URL and SCIMBRIDGE_DOMO_ACCESS_TOKEN to use them)")
+		return
+	}
+	for _, st := range inst.Probe(ctx, hints) {
+		if st.Available {
+			ok("Domo instance capability %s available", st.Capability)
+		} else {
+			bad("Domo instance capability %s unavailable at %s: %s (status %d); the bridge falls back", st.Capability, cfg.DomoInstanceURL, st.Reason, st.Status)
+		}
+	}
+	if inst.Available(domo.CapRoles) {
+		list := inst.Roles()
+		names := make([]string, 0, len(list))
+		for _, r := range list {
+			names = append(names, fmt.Sprintf("%s (%d)", r.Name, r.ID))
+			if known, found := roles.ByID(r.ID); found && !strings.EqualFold(known.Name, r.Name) {
+				bad("role %d is %q in Domo and %q in SCIMBRIDGE_ROLES", r.ID, r.Name, known.Name)
+			}
+		}
+		ok("%d Domo roles, usable by name or id in roles[0].value: %s", len(list), strings.Join(names, ", "))
+	}
+	if inst.Available(domo.CapAttributes) {
+		var custom []string
+		for _, k := range inst.AttributeKeys() {
+			if k.Keyspace == "customer-defined" {
+				custom = append(custom, k.Key)
+			}
+		}
+		ok("%d custom user attribute keys in Domo (customAttributes keys, case-sensitive): %s", len(custom), strings.Join(custom, ", "))
+	}
+	ok("membership batch: %d members per bulk call", inst.BatchSize())
 }
 
 func splitErrors(err error) []error {

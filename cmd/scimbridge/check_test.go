@@ -37,6 +37,17 @@ func TestCheck(t *testing.T) {
 		{"wrong client secret", domosim.Options{}, 0, map[string]string{"SCIMBRIDGE_DOMO_CLIENT_SECRET": "not-the-secret"}, false, []string{
 			"FAIL  Domo token from http://"}},
 		{"API client without the user scope", domosim.Options{Scopes: []string{"data"}}, 0, nil, false, []string{"FAIL  Domo token", "Invalid scope: user"}},
+		{"instance APIs", domosim.Options{CustomRoles: []domosim.Role{analyst}}, 0, map[string]string{"SCIMBRIDGE_ROLES": "Analyst=2097317660",
+			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, true, []string{
+			"ok    Domo instance capability attributes available", "ok    Domo instance capability bulk-membership available",
+			"ok    Domo instance capability group-read available", "Analyst (2097317660)", "costCenter, region", "ok    membership batch: 100"}},
+		{"instance access token revoked", domosim.Options{AccessTokenRevoked: true}, 0, map[string]string{
+			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, false, []string{
+			"FAIL  Domo instance capability attributes unavailable", "the access token is refused"}},
+		{"instance without the content API", domosim.Options{InstanceEndpoints: []string{"identity", "roles"}}, 0, map[string]string{
+			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, false, []string{
+			"ok    Domo instance capability attributes available", "FAIL  Domo instance capability bulk-membership unavailable", "the instance does not have this API"}},
+		{"no instance APIs", domosim.Options{}, 0, nil, true, []string{"ok    Domo instance APIs not configured"}},
 		{"bad configuration, every problem listed", domosim.Options{}, 0, map[string]string{"SCIMBRIDGE_TOKEN": "short", "SCIMBRIDGE_DEPROVISION": "shred"}, false, []string{
 			"FAIL  configuration: bearer token \"token1\" is shorter than 16", "FAIL  configuration: SCIMBRIDGE_DEPROVISION \"shred\""}},
 	}
@@ -60,6 +71,9 @@ func TestCheck(t *testing.T) {
 				"SCIMBRIDGE_STATE":              filepath.Join(t.TempDir(), "state.db"),
 			}
 			for k, v := range tt.env {
+				if v == "@sim" {
+					v = srv.URL
+				}
 				env[k] = v
 			}
 			var out bytes.Buffer
@@ -76,7 +90,7 @@ func TestCheck(t *testing.T) {
 					t.Errorf("report lacks %q:\n%s", w, report)
 				}
 			}
-			for _, secret := range []string{opts.ClientSecret, "not-the-secret", testToken} {
+			for _, secret := range []string{opts.ClientSecret, "not-the-secret", testToken, opts.AccessToken} {
 				if strings.Contains(report, secret) || (err != nil && strings.Contains(err.Error(), secret)) {
 					t.Fatalf("report leaks %q:\n%s", secret, report)
 				}

@@ -27,13 +27,21 @@ type Config struct {
 	State         string
 	DomoRateLimit int
 	DomoMaxWait   time.Duration
-	BaseURL       string
-	LoginDomain   string
-	DefaultRole   string
-	Roles         []mapping.Role
-	SendInvite    bool
-	Deprovision   string
-	OnDelete      string
+	// Domo's instance APIs (optional): the instance URL, its access token (or the file that
+	// holds it, re-read when Domo refuses the token), their own budget and the membership
+	// batch.
+	DomoInstanceURL       string
+	DomoAccessToken       string
+	DomoAccessTokenFile   string
+	DomoInstanceRateLimit int
+	DomoMembershipBatch   int
+	BaseURL               string
+	LoginDomain           string
+	DefaultRole           string
+	Roles                 []mapping.Role
+	SendInvite            bool
+	Deprovision           string
+	OnDelete              string
 
 	NumericEmployeeNumber bool
 	DemoteRole            string
@@ -74,6 +82,13 @@ var settings = []setting{
 	{"domo-client-secret", "SCIMBRIDGE_DOMO_CLIENT_SECRET", "", "Domo client secret", true, func(c *Config, v string) error { c.DomoSecret = strings.TrimSpace(v); return nil }},
 	{"state", "SCIMBRIDGE_STATE", "scimbridge.db", "embedded state database file", false, func(c *Config, v string) error { c.State = v; return nil }},
 	{"domo-rate-limit", "SCIMBRIDGE_DOMO_RATE_LIMIT", "3000", "Domo requests per minute the bridge may send (token requests included)", false, intSetting(func(c *Config, n int) { c.DomoRateLimit = n })},
+	{"domo-instance-url", "SCIMBRIDGE_DOMO_INSTANCE_URL", "", "your Domo instance, e.g. https://acme.domo.com: turns on the instance APIs (custom attributes, manager, roles by id, bulk membership); needs an access token", false, func(c *Config, v string) error {
+		c.DomoInstanceURL = strings.TrimRight(strings.TrimSpace(v), "/")
+		return nil
+	}},
+	{"domo-access-token", "SCIMBRIDGE_DOMO_ACCESS_TOKEN", "", "Domo access token (Admin > Authentication > Access tokens) for the instance APIs", true, func(c *Config, v string) error { c.DomoAccessToken = strings.TrimSpace(v); return nil }},
+	{"domo-instance-rate-limit", "SCIMBRIDGE_DOMO_INSTANCE_RATE_LIMIT", "3000", "instance API requests per minute the bridge may send (a budget apart from SCIMBRIDGE_DOMO_RATE_LIMIT)", false, intSetting(func(c *Config, n int) { c.DomoInstanceRateLimit = n })},
+	{"domo-membership-batch", "SCIMBRIDGE_DOMO_MEMBERSHIP_BATCH", "100", "members per bulk membership call of the instance API (1 to 1000)", false, intSetting(func(c *Config, n int) { c.DomoMembershipBatch = n })},
 	{"domo-max-wait", "SCIMBRIDGE_DOMO_MAX_WAIT", "20s", "longest a request waits for Domo budget before the IdP gets 429 with Retry-After", false, durSetting(func(c *Config, d time.Duration) { c.DomoMaxWait = d })},
 	{"base-url", "SCIMBRIDGE_BASE_URL", "", "public base URL of the SCIM API (e.g. https://scim.example.com/scim/v2); empty derives it from each request", false, func(c *Config, v string) error { c.BaseURL = v; return nil }},
 	{"login-domain", "SCIMBRIDGE_LOGIN_DOMAIN", "", "when a userName is not an email address, the Domo login becomes userName@this-domain; empty uses the user's primary email", false, func(c *Config, v string) error {
@@ -253,6 +268,11 @@ func loadConfig(name string, args []string, getenv func(string) string) (Config,
 			}
 		}
 	}
+	// A token read from a file is read from it again after Domo refuses it, so that a token
+	// rotated in the file takes effect without a restart.
+	if !set["domo-access-token"] && getenv("SCIMBRIDGE_DOMO_ACCESS_TOKEN") == "" {
+		c.DomoAccessTokenFile = getenv("SCIMBRIDGE_DOMO_ACCESS_TOKEN_FILE")
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -263,6 +283,11 @@ func hasRole(ts []scim.Token, r scim.Role) bool {
 		}
 	}
 	return false
+}
+
+func validInstanceURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == ""
 }
 
 type discard struct{}
@@ -293,6 +318,10 @@ func (c Config) Validate() error {
 		{c.State == "", "SCIMBRIDGE_STATE must name a file"},
 		{c.DomoRateLimit < 10, "SCIMBRIDGE_DOMO_RATE_LIMIT must be at least 10 requests a minute"},
 		{c.DomoMaxWait < 0, "SCIMBRIDGE_DOMO_MAX_WAIT must not be negative"},
+		{(c.DomoInstanceURL == "") != (c.DomoAccessToken == ""), "SCIMBRIDGE_DOMO_INSTANCE_URL and SCIMBRIDGE_DOMO_ACCESS_TOKEN (or SCIMBRIDGE_DOMO_ACCESS_TOKEN_FILE) go together"},
+		{c.DomoInstanceURL != "" && !validInstanceURL(c.DomoInstanceURL), "SCIMBRIDGE_DOMO_INSTANCE_URL must be your instance's absolute URL without a path, e.g. https://acme.domo.com"},
+		{c.DomoInstanceRateLimit < 10, "SCIMBRIDGE_DOMO_INSTANCE_RATE_LIMIT must be at least 10 requests a minute"},
+		{c.DomoMembershipBatch < 1 || c.DomoMembershipBatch > 1000, "SCIMBRIDGE_DOMO_MEMBERSHIP_BATCH must be between 1 and 1000"},
 		{c.Deprovision != bridge.PolicyMark && c.Deprovision != bridge.PolicyDemote && c.Deprovision != bridge.PolicyDelete, fmt.Sprintf("SCIMBRIDGE_DEPROVISION %q must be mark, demote or delete", c.Deprovision)},
 		{c.OnDelete != bridge.DeleteRemoves && c.OnDelete != bridge.DeleteDeprovision, fmt.Sprintf("SCIMBRIDGE_ON_DELETE %q must be delete or deprovision", c.OnDelete)},
 		{c.BreakerMax < 0, "SCIMBRIDGE_BREAKER_MAX must not be negative"},

@@ -131,3 +131,54 @@ func TestSnapshotMaxAgeSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestInstanceSettings: the instance URL and the access token go together; a token from a file
+// is read again after Domo refuses it (the file's path is kept); the rate and batch are
+// bounded; neither set is v1 only.
+func TestInstanceSettings(t *testing.T) {
+	base := map[string]string{"SCIMBRIDGE_TOKEN": "0123456789abcdef0123", "SCIMBRIDGE_DOMO_CLIENT_ID": "c", "SCIMBRIDGE_DOMO_CLIENT_SECRET": "s"}
+	tokenFile := filepath.Join(t.TempDir(), "access-token")
+	if err := os.WriteFile(tokenFile, []byte(" first-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // a Validate problem, or "" for valid
+	}{
+		{"neither", nil, ""},
+		{"both", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "https://acme.domo.com/", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "tok"}, ""},
+		{"token from a file", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "https://acme.domo.com", "SCIMBRIDGE_DOMO_ACCESS_TOKEN_FILE": tokenFile}, ""},
+		{"URL without token", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "https://acme.domo.com"}, "go together"},
+		{"token without URL", map[string]string{"SCIMBRIDGE_DOMO_ACCESS_TOKEN": "tok"}, "go together"},
+		{"URL with a path", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "https://acme.domo.com/api", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "tok"}, "without a path"},
+		{"not a URL", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "acme", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "tok"}, "without a path"},
+		{"rate too low", map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_RATE_LIMIT": "5"}, "SCIMBRIDGE_DOMO_INSTANCE_RATE_LIMIT"},
+		{"batch too large", map[string]string{"SCIMBRIDGE_DOMO_MEMBERSHIP_BATCH": "5000"}, "SCIMBRIDGE_DOMO_MEMBERSHIP_BATCH"},
+	} {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		cfg, err := loadConfig("serve", nil, func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		err = cfg.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "tok") && !strings.Contains(tc.want, "tok") && strings.Contains(err.Error(), "\"tok\"") {
+			t.Errorf("%s: the token's value is in %v", tc.name, err)
+		}
+		if tc.name == "token from a file" && (cfg.DomoAccessToken != "first-token" || cfg.DomoAccessTokenFile != tokenFile) {
+			t.Errorf("token file: %+v", cfg)
+		}
+		if tc.name == "both" && (cfg.DomoInstanceURL != "https://acme.domo.com" || cfg.DomoInstanceRateLimit != 3000 || cfg.DomoMembershipBatch != 100) {
+			t.Errorf("defaults: %+v", cfg)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,9 @@ type demoOptions struct {
 	listRows     string
 	limitOver    string
 	deprovision  string
+	noInstance   bool
+	attrKeys     string
+	knobs        []string // name=value, for domosim's SetKnob
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -64,6 +68,12 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.limitOver, "sim-limit-over-500", "reject", "simulator: limit above 500 is reject(ed) or clamp(ed)")
 	fs.StringVar(&o.listRows, "sim-list-rows", "full", "simulator: what user list rows carry: full, or documented (id, name, email, role, title, phone)")
 	fs.StringVar(&o.undocumented, "sim-undocumented-fields", "store", "simulator: what user writes do with employeeId and department: store, ignore or reject")
+	fs.BoolVar(&o.noInstance, "no-instance-apis", false, "run without Domo's instance APIs (v1 only)")
+	fs.StringVar(&o.attrKeys, "sim-attribute-keys", "costCenter,region,businessUnit", "simulator: the tenant's custom user attribute keys, comma-separated")
+	fs.Func("sim-knob", "simulator: any knob as name=value, repeatable ("+knobList()+")", func(v string) error {
+		o.knobs = append(o.knobs, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -80,8 +90,32 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		LimitOver500:         o.limitOver,
 		UndocumentedFields:   o.undocumented,
 		ListRows:             o.listRows,
+		// A custom role, to set by name or by id through roles[0].value.
+		CustomRoles: []domosim.Role{{ID: 810756122, Name: "Analyst"}},
+	}
+	if err := o.sim.SetKnob("attribute-keys", o.attrKeys); err != nil {
+		return o, err
+	}
+	for _, kv := range o.knobs {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("--sim-knob %q: want name=value", kv)
+		}
+		if err := o.sim.SetKnob(name, value); err != nil {
+			return o, err
+		}
 	}
 	return o, nil
+}
+
+// knobList names the simulator's knobs, for -h.
+func knobList() string {
+	names := make([]string, 0, len(domosim.KnobNames()))
+	for n := range domosim.KnobNames() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // demo runs a Domo simulator and the bridge together on loopback, seeded, and prints how to
@@ -133,6 +167,13 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	if o.rateLimit > 0 {
 		env["SCIMBRIDGE_DOMO_RATE_LIMIT"] = fmt.Sprint(o.rateLimit)
 	}
+	instance := "off (v1 only)"
+	if !o.noInstance {
+		// The simulated tenant's instance APIs answer on the same listener.
+		env["SCIMBRIDGE_DOMO_INSTANCE_URL"] = simURL
+		env["SCIMBRIDGE_DOMO_ACCESS_TOKEN"] = opts.AccessToken
+		instance = "on (custom attributes " + strings.Join(opts.AttributeKeys, ", ") + "; custom role Analyst = 810756122)"
+	}
 	demoEnv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -157,6 +198,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
   Domo simulator:  %s
     client id:     %s
     client secret: %s
+  Instance APIs:   %s
 
 Try:
   curl -s -H "Authorization: Bearer %s" "%s/Users?count=2"
@@ -164,7 +206,7 @@ Try:
   SCIMBRIDGE_DOMO_API_URL=%s SCIMBRIDGE_DOMO_CLIENT_ID=%s SCIMBRIDGE_DOMO_CLIENT_SECRET=%s SCIMBRIDGE_TOKEN=%s SCIMBRIDGE_STATE=%s scimbridge check
 
 Stop with Ctrl-C.
-`, o.seedUsers, state, base, o.token, addr, o.adminToken, simURL, opts.ClientID, opts.ClientSecret,
+`, o.seedUsers, state, base, o.token, addr, o.adminToken, simURL, opts.ClientID, opts.ClientSecret, instance,
 			o.token, base, o.adminToken, addr,
 			simURL, opts.ClientID, opts.ClientSecret, o.token, state)
 	})

@@ -49,6 +49,9 @@ func TestDemo(t *testing.T) {
 			if v, ok := strings.CutPrefix(line, "client secret:"); ok {
 				got["secret"] = strings.TrimSpace(v)
 			}
+			if v, ok := strings.CutPrefix(line, "Instance APIs:"); ok {
+				got["instance"] = strings.TrimSpace(v)
+			}
 			if strings.HasPrefix(line, "SCIMBRIDGE_ADMIN_TOKEN=") {
 				got["status"] = line
 			}
@@ -92,6 +95,23 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo users: %v", body)
 	}
 
+	// The demo turns Domo's instance APIs on, and they work.
+	if !strings.HasPrefix(got["instance"], "on (custom attributes costCenter, region, businessUnit") {
+		t.Fatalf("banner: instance APIs %q", got["instance"])
+	}
+	readyz := strings.TrimSuffix(got["base"], "/scim/v2") + "/readyz"
+	resp, err := http.Get(readyz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]any
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	inst, _ := ready["domoInstance"].(map[string]any)
+	if caps, _ := inst["capabilities"].(map[string]any); inst["degraded"] != false || caps["attributes"] != "available" || caps["roles"] != "available" {
+		t.Fatalf("/readyz of the demo: %v", ready)
+	}
+
 	// SCIMBRIDGE_ADMIN_TOKEN=... scimbridge status --url ...
 	fields := strings.Fields(got["status"])
 	tok := strings.TrimPrefix(fields[0], "SCIMBRIDGE_ADMIN_TOKEN=")
@@ -113,5 +133,18 @@ func TestDemo(t *testing.T) {
 	var checkOut bytes.Buffer
 	if err := run(context.Background(), []string{"scimbridge", "check"}, func(k string) string { return env[k] }, &checkOut, io.Discard); err != nil {
 		t.Fatalf("%s: %v\n%s", got["check"], err, checkOut.String())
+	}
+}
+
+// TestDemoSimKnobs: --sim-knob sets any simulator knob, --sim-attribute-keys the tenant's keys.
+func TestDemoSimKnobs(t *testing.T) {
+	o, err := parseDemoFlags([]string{"--sim-knob", "max-batch=7", "--sim-knob", "instance-grants=identity", "--sim-attribute-keys", "dept,site"}, io.Discard)
+	if err != nil || o.sim.MaxBatch != 7 || len(o.sim.InstanceGrants) != 1 || strings.Join(o.sim.AttributeKeys, ",") != "dept,site" {
+		t.Fatalf("%v: %+v", err, o.sim)
+	}
+	for _, bad := range []string{"max-batch", "warp=1", "max-batch=-1"} {
+		if _, err := parseDemoFlags([]string{"--sim-knob", bad}, io.Discard); err == nil {
+			t.Errorf("--sim-knob %s accepted", bad)
+		}
 	}
 }

@@ -178,3 +178,56 @@ func registerProbeMetrics(reg prometheus.Registerer, p *tokenProbe) {
 		return 0
 	}))
 }
+
+// registerInstanceMetrics exposes the bridge's use of Domo's instance APIs: each capability's
+// state (1 available, 0 unavailable, -1 not configured), the uses of v1 in its place, and the
+// attribute changes waiting for the identity API.
+func registerInstanceMetrics(reg prometheus.Registerer, b *bridge.Bridge) {
+	reg.MustRegister(&instanceCollector{b: b,
+		capability: prometheus.NewDesc("scimbridge_domo_instance_capability",
+			"Domo instance API capabilities: 1 available, 0 unavailable (v1 or a pending delivery serves), -1 not configured.", []string{"capability"}, nil),
+		fallbacks: prometheus.NewDesc("scimbridge_domo_instance_fallbacks_total",
+			"Operations that used v1, or kept a pending delivery, because an instance capability failed or was unavailable.", []string{"capability"}, nil),
+		degraded: prometheus.NewDesc("scimbridge_domo_instance_degraded",
+			"1 while a configured instance capability is unavailable.", nil, nil),
+		pending: prometheus.NewDesc("scimbridge_domo_pending_attribute_deliveries",
+			"Users whose attribute changes wait for the identity API.", nil, nil),
+	})
+}
+
+type instanceCollector struct {
+	b                                        *bridge.Bridge
+	capability, fallbacks, degraded, pending *prometheus.Desc
+}
+
+func (c *instanceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.capability
+	ch <- c.fallbacks
+	ch <- c.degraded
+	ch <- c.pending
+}
+
+func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.b.InstanceStatus()
+	byName := map[string]bridge.InstanceCapability{}
+	for _, cp := range st.Capabilities {
+		byName[cp.Name] = cp
+	}
+	for _, name := range domo.AllCapabilities {
+		v, fb := -1.0, 0.0
+		if cp, ok := byName[string(name)]; ok {
+			v, fb = 0, float64(cp.Fallbacks)
+			if cp.Available {
+				v = 1
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.capability, prometheus.GaugeValue, v, string(name))
+		ch <- prometheus.MustNewConstMetric(c.fallbacks, prometheus.CounterValue, fb, string(name))
+	}
+	deg := 0.0
+	if st.Degraded {
+		deg = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, deg)
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.PendingDeliveries))
+}

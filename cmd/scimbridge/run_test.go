@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +93,9 @@ func launchBridge(t *testing.T, sim *domosim.Sim, o bridgeOptions) *bridgeUnderT
 		"SCIMBRIDGE_STATE":              filepath.Join(t.TempDir(), "state.db"),
 	}
 	for k, v := range extraEnv {
+		if v == "@sim" { // the simulated tenant's instance APIs answer on its listener
+			v = simSrv.URL
+		}
 		env[k] = v
 	}
 	getenv := func(k string) string { return env[k] }
@@ -208,6 +212,77 @@ func (b *bridgeUnderTest) expect(method, path string, body any, want int) map[st
 		b.t.Fatalf("%s %s = %d, want %d: %v", method, path, status, want, out)
 	}
 	return out
+}
+
+// TestWalkthroughAttributes plays the README walk-through's custom attribute step against a
+// bridge with Domo's instance APIs on, as the demo runs: the attribute, the manager and the
+// hire date reach the simulated tenant's user record; an unknown key is 400 naming it.
+func TestWalkthroughAttributes(t *testing.T) {
+	sim := domosim.New(domosim.Options{Seed: 2})
+	seeded := sim.SeedUsers(3)
+	b := startBridge(t, sim, map[string]string{"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": sim.Options().AccessToken})
+	created := b.expect("POST", "/scim/v2/Users", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ada@example.com",
+		"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}, "active": true,
+	}, http.StatusCreated)
+	id := created["id"].(string)
+	list := b.expect("GET", "/scim/v2/Users?count=1", nil, http.StatusOK)
+	mgr := list["Resources"].([]any)[0].(map[string]any)["id"].(string)
+	out := b.expect("PATCH", "/scim/v2/Users/"+id, `{
+  "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+  "Operations": [{"op": "add", "value": {
+    "urn:ietf:params:scim:schemas:extension:custom:2.0:User": {
+      "customAttributes": [{"key": "region", "values": ["EMEA"]}]},
+    "urn:ietf:params:scim:schemas:extension:domo:2.0:User": {"hireDate": "2021-04-01"},
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "`+mgr+`"}}}}]}`, http.StatusOK)
+	if !strings.Contains(fmt.Sprint(out), "EMEA") {
+		t.Fatalf("PATCH answer: %v", out)
+	}
+	var uid, mid int64
+	fmt.Sscan(id, &uid)
+	fmt.Sscan(mgr, &mid)
+	su, _ := sim.User(uid)
+	if got := sim.Attributes(uid)["region"]; len(got) != 1 || got[0] != "EMEA" || su.HireDate != "2021-04-01" || su.ReportsTo != mid || !slices.Contains(seeded, mid) {
+		t.Fatalf("Domo holds region %v, hire date %q, reportsTo %d (manager %d)", got, su.HireDate, su.ReportsTo, mid)
+	}
+	bad := b.expect("PATCH", "/scim/v2/Users/"+id, `{
+  "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+  "Operations": [{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:customAttributes",
+    "value": [{"key": "shoeSize", "values": ["44"]}]}]}`, http.StatusBadRequest)
+	if bad["scimType"] != "invalidValue" || !strings.Contains(fmt.Sprint(bad["detail"]), "shoeSize") {
+		t.Fatalf("unknown key: %v", bad)
+	}
+	if _, has := sim.Attributes(uid)["shoeSize"]; has {
+		t.Fatal("the refused key reached Domo")
+	}
+	// /readyz and /metrics show the capabilities.
+	resp, err := http.Get(b.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `"bulk-membership":"available"`) || !strings.Contains(string(raw), `"degraded":false`) {
+		t.Fatalf("/readyz: %s", raw)
+	}
+	sim.RevokeAccessToken()
+	b.expect("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+  "Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:domo:2.0:User:hireDate","value":"2022-02-02"}]}`, http.StatusOK)
+	resp, err = http.Get(b.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`scimbridge_domo_instance_capability{capability="attributes"} 0`, `scimbridge_domo_instance_degraded 1`,
+		`scimbridge_domo_pending_attribute_deliveries 1`, `scimbridge_domo_requests_total{op="identity.update",status="401"}`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(raw), sim.Options().AccessToken) {
+		t.Fatal("/metrics holds the access token")
+	}
 }
 
 // TestWalkthrough plays the README's curl walk-through through run() against the simulator

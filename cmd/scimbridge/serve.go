@@ -118,12 +118,17 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	if err != nil {
 		return err
 	}
+	inst, err := newInstance(cfg, log, dm.hooks())
+	if err != nil {
+		return err
+	}
 	idx := index.New()
 	roles := mapping.NewRoles(cfg.Roles)
 	b, err := bridge.New(bridge.Config{
-		Domo:  client,
-		Store: st,
-		Index: idx,
+		Domo:     client,
+		Instance: inst,
+		Store:    st,
+		Index:    idx,
 		Mapping: mapping.Options{
 			BaseURL:          strings.TrimSuffix(cfg.BaseURL, "/"),
 			Roles:            roles,
@@ -152,6 +157,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		return fmt.Errorf("read switches from state: %w", err)
 	}
 	registerBridgeMetrics(reg, idx, b, cfg.RefreshInterval, cfg.DomoRateLimit)
+	registerInstanceMetrics(reg, b)
 	probe := newTokenProbe(func(ctx context.Context) error {
 		_, err := client.Token(ctx)
 		return err
@@ -260,6 +266,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 			err := b.Start(runCtx)
 			if err == nil {
 				loaded.Store(true)
+				bg.Go(func() { b.RunInstance(runCtx) })
 				b.Run(runCtx)
 				b.Wait() // the load behind a snapshot, if any, ends with runCtx too
 				return
@@ -294,6 +301,34 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	// The store closes (deferred above) only now, after the last request and background
 	// write: a clean close checkpoints SQLite's write-ahead log into the file.
 	return runErr
+}
+
+// newInstance builds the client of Domo's instance APIs when they are configured; nil
+// otherwise. A token given as a file is read from it again whenever Domo refuses the one in
+// use, so an operator rotates it by replacing the file.
+func newInstance(cfg Config, log zerolog.Logger, hooks domo.Hooks) (*domo.Instance, error) {
+	if cfg.DomoInstanceURL == "" {
+		return nil, nil
+	}
+	icfg := domo.InstanceConfig{
+		URL:           cfg.DomoInstanceURL,
+		AccessToken:   cfg.DomoAccessToken,
+		RatePerMinute: cfg.DomoInstanceRateLimit,
+		MaxWait:       cfg.DomoMaxWait,
+		BatchSize:     cfg.DomoMembershipBatch,
+		Logger:        log.With().Str("component", "domo-instance").Logger(),
+		Hooks:         hooks,
+	}
+	if path := cfg.DomoAccessTokenFile; path != "" {
+		icfg.TokenSource = func(context.Context) (string, error) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("read SCIMBRIDGE_DOMO_ACCESS_TOKEN_FILE: %w", err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	return domo.NewInstance(icfg)
 }
 
 // newHTTPServer bounds every phase of a connection: headers, body, response and idle time.

@@ -51,6 +51,10 @@ type Config struct {
 	// succeeds; past it they get 503 with Retry-After. 0 never serves a snapshot.
 	SnapshotMaxAge time.Duration
 	MemberWorkers  int // concurrent membership calls in one group change, default 8
+	// Instance is the client of Domo's instance APIs (attributes, roles, bulk membership,
+	// one-call group reads); nil uses v1 only, with the attributes v1 cannot hold kept by the
+	// bridge.
+	Instance *domo.Instance
 
 	Logger zerolog.Logger
 	Now    func() time.Time
@@ -73,6 +77,7 @@ type Bridge struct {
 	// department (see writeUser).
 	undocumentedRefused atomic.Bool
 	groupLocks          keyedMutex
+	inst                instanceState // the instance APIs: roles, fallbacks, pending deliveries
 
 	mu        sync.RWMutex
 	protected map[int64]bool  // hidden user ids
@@ -130,6 +135,7 @@ func New(cfg Config) (*Bridge, error) {
 		protected: map[int64]bool{}, protEmail: map[string]bool{}, hiddenEmail: map[string]int64{},
 		progressEvery: defaultProgressEvery,
 	}
+	b.inst.init(cfg.Mapping.Roles)
 	for _, p := range cfg.ProtectedUsers {
 		b.protect(p)
 	}
@@ -166,6 +172,9 @@ func (b *Bridge) Groups() *Groups { return &Groups{b: b} }
 // options returns the mapping options for a request: locations use the request's base URL.
 func (b *Bridge) options(ctx context.Context) mapping.Options {
 	opt := b.cfg.Mapping
+	if r := b.roleCatalogue(); r != nil {
+		opt.Roles = r
+	}
 	if base := scim.RequestInfo(ctx).BaseURL; base != "" {
 		opt.BaseURL = base
 	}

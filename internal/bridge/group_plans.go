@@ -163,7 +163,7 @@ func (b *Bridge) applyGroup(ctx context.Context, in *store.Intent, p *groupPlan,
 	if res.uncertain {
 		// Some change may have reached Domo without its answer: ask Domo what it holds now.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resyncTimeout)
-		if ids, err := b.domo.GroupMembers(rctx, g.ID); err == nil {
+		if ids, err := b.memberIDsNow(rctx, g.ID); err == nil {
 			res.settle(ids)
 			final, hidden = b.visibleMembers(ids)
 		} else {

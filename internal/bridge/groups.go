@@ -303,7 +303,7 @@ func idpDisplays(next []mapping.Member, shown map[string]string, prev *mapping.G
 // readGroup reads a group fresh from Domo with its stored record. Deleted groups and the
 // hidden Default group are 404.
 func (b *Bridge) readGroup(ctx context.Context, id int64, sid string) (domo.Group, *groupRecord, error) {
-	g, err := b.domo.GetGroup(ctx, id)
+	g, err := b.getGroup(ctx, id)
 	if err != nil {
 		if isNotFound(err) {
 			b.index.DeleteGroup(id)
@@ -650,11 +650,11 @@ type memberChange struct {
 	err error
 }
 
-// changeMembers sends membership changes, several at a time (the Domo client paces them under
-// the tenant's budget). Every change is attempted even when some fail, so a failure costs only
+// changeMembersV1 sends membership changes through v1, one call per member, several at a
+// time (the Domo client paces them under the tenant's budget). Every change is attempted even when some fail, so a failure costs only
 // itself. The result says which went through; an IdP retry then finishes the job, because the
 // retry diffs against Domo's members again and sends only what is still missing.
-func (b *Bridge) changeMembers(ctx context.Context, gid int64, add, remove []int64) *memberResult {
+func (b *Bridge) changeMembersV1(ctx context.Context, gid int64, add, remove []int64) *memberResult {
 	jobs := make([]memberChange, 0, len(add)+len(remove))
 	for _, u := range add {
 		jobs = append(jobs, memberChange{uid: u, add: true})

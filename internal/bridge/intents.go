@@ -207,6 +207,9 @@ func (b *Bridge) FinishIntents(ctx context.Context, minAge time.Duration) (finis
 		if ctx.Err() != nil {
 			return finished, len(list) - finished, ctx.Err()
 		}
+		if in.Kind == intentUserAttributes {
+			continue // pending attribute deliveries: the instance loop's (instance_users.go)
+		}
 		b.pending.add(in.Key)
 		if b.now().Sub(in.Updated) < minAge {
 			left++

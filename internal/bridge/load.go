@@ -105,6 +105,7 @@ func (b *Bridge) forgetUser(ctx context.Context, id int64) error {
 // Changes an earlier process left unfinished (its intents) are finished once the index is
 // loaded from Domo, in the background.
 func (b *Bridge) Start(ctx context.Context) error {
+	b.probeInstance(ctx)
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() {
@@ -590,6 +591,7 @@ func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 		groups = append(groups, g)
 		progressOf(ctx).groups.Add(1)
 	}
+	b.noteDefaultGroup(ctx, groups)
 	members, err := b.readMembers(ctx, groups)
 	if err != nil {
 		return nil, err
@@ -610,7 +612,7 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 	for range min(b.cfg.MemberWorkers, len(groups)) {
 		wg.Go(func() {
 			for i := range work {
-				ids, err := b.domo.MembersOf(ctx, groups[i])
+				ids, err := b.membersOf(ctx, groups[i])
 				if err != nil {
 					cancel(fmt.Errorf("list members of Domo group %d: %w", groups[i].ID, err))
 					continue
@@ -642,6 +644,9 @@ feed:
 
 // entry builds the index entry of a Domo user.
 func (b *Bridge) entry(d domo.User, rec *userRecord, opt mapping.Options) index.User {
+	if r := b.roleCatalogue(); r != nil {
+		opt.Roles = r
+	}
 	var sh *mapping.UserShadow
 	if rec != nil {
 		sh = &rec.Shadow
@@ -734,7 +739,11 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 	if st.LastError != "" {
 		idx["lastRefreshFailed"] = true
 	}
-	return ready, map[string]any{"index": idx}
+	details := map[string]any{"index": idx}
+	if b.cfg.Instance != nil {
+		details["domoInstance"] = b.instanceReady()
+	}
+	return ready, details
 }
 
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.

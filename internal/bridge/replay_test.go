@@ -61,6 +61,8 @@ type replayBridge struct {
 	SendInvite  bool           `json:"sendInvite"`
 	DefaultRole string         `json:"defaultRole"`
 	Roles       []mapping.Role `json:"roles"`
+	// Instance turns on Domo's instance APIs (attributes, roles, bulk membership).
+	Instance bool `json:"instance"`
 }
 
 // replaySim sets simulator knobs a sequence needs.
@@ -68,6 +70,8 @@ type replaySim struct {
 	CustomRoles    []domosim.Role `json:"customRoles"`
 	RoleIDOnCreate bool           `json:"roleIdOnCreate"`
 	Duplicate409   bool           `json:"duplicateEmail409"`
+	// Knobs are domosim.Options.SetKnob names and values.
+	Knobs map[string]string `json:"knobs"`
 }
 
 type replayStep struct {
@@ -87,6 +91,9 @@ type replayStep struct {
 	DomoAdd  map[string]any `json:"domoAdd"`
 	DomoAs   string         `json:"domoAs"`
 	DomoEdit map[string]any `json:"domoEdit"`
+	// Or Action: "revokeAccessToken" or "restoreAccessToken" (an admin in Domo), or
+	// "instancePass" (the bridge's instance loop: probe, deliver what is pending).
+	Action string `json:"action"`
 
 	// DomoUser is the Domo user the Domo checks are about; default "${id}".
 	DomoUser string       `json:"domoUser"`
@@ -109,6 +116,9 @@ type replayChecks struct {
 	DomoCalls map[string]int64 `json:"domoCalls"`
 	// NoEcho turns off the check that a POST or PUT body reads back as sent.
 	NoEcho bool `json:"noEcho"`
+	// Identity checks what the identity API shows of the user: "roleId", "reportsTo",
+	// "hireDate", and "attributes.<key>" (a list of values; [] or null: none).
+	Identity map[string]any `json:"identity"`
 }
 
 // replayEnv is a bridge behind the real SCIM HTTP handler, on the simulator.
@@ -134,6 +144,9 @@ type envOptions struct {
 	domo    func(*domo.Config)
 	bridge  func(*Config)
 	timeout time.Duration // the SCIM request timeout; default the handler's
+	// instance turns on the instance APIs of the simulated tenant, with the access token.
+	instance bool
+	inst     func(*domo.InstanceConfig)
 }
 
 // newReplayEnv starts the simulator, a Domo client with test-sized retries, a SQLite state
@@ -174,6 +187,18 @@ func newReplayEnv(t testing.TB, o envOptions) *replayEnv {
 		Domo: client, Store: st, Index: idx,
 		Mapping: mapping.Options{Roles: mapping.NewRoles(nil), DefaultRole: "Participant", HideDefaultGroup: true},
 		Logger:  zerolog.Nop(),
+	}
+	if o.instance {
+		icfg := domo.InstanceConfig{URL: simSrv.URL, AccessToken: so.AccessToken, RatePerMinute: 600000,
+			MaxAttempts: 2, MaxWait: 2 * time.Second, Logger: zerolog.Nop(), Hooks: dcfg.Hooks}
+		if o.inst != nil {
+			o.inst(&icfg)
+		}
+		in, err := domo.NewInstance(icfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Instance = in
 	}
 	if o.bridge != nil {
 		o.bridge(&cfg)
@@ -323,15 +348,53 @@ func (e *replayEnv) domoUser(ref string) (domosim.SimUser, bool) {
 	return e.sim.User(id)
 }
 
-// writeRoutes counts the simulator's writes.
+// writeRoutes counts the simulator's writes, v1's and the instance APIs'.
 func writeRoutes(by map[string]int64) int64 {
 	var n int64
 	for r, c := range by {
-		if strings.HasPrefix(r, "POST /v1/") || strings.HasPrefix(r, "PUT /v1/") || strings.HasPrefix(r, "DELETE /v1/") {
+		method, path, _ := strings.Cut(r, " ")
+		if (strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/api/")) && method != http.MethodGet {
 			n += c
 		}
 	}
 	return n
+}
+
+// checkIdentity compares what the simulated tenant's identity API holds of u with want.
+func (e *replayEnv) checkIdentity(label string, u domosim.SimUser, want map[string]any) {
+	attrs := e.sim.Attributes(u.ID)
+	for k, w := range want {
+		w = e.expandJSON(w)
+		var got any
+		switch {
+		case k == "roleId":
+			got = float64(u.RoleID)
+		case k == "reportsTo":
+			got = ""
+			if u.ReportsTo != 0 {
+				got = strconv.FormatInt(u.ReportsTo, 10)
+			}
+		case k == "hireDate":
+			got = u.HireDate
+		case strings.HasPrefix(k, "attributes."):
+			var list []any
+			for _, v := range attrs[strings.TrimPrefix(k, "attributes.")] {
+				list = append(list, v)
+			}
+			got = list
+			if w == nil {
+				w = []any(nil)
+			}
+			if l, ok := w.([]any); ok && len(l) == 0 {
+				w = []any(nil)
+			}
+		default:
+			e.t.Fatalf("%s: unknown identity check %q", label, k)
+		}
+		if !reflect.DeepEqual(got, w) {
+			e.t.Errorf("%s: identity %s is %#v, want %#v", label, k, got, w)
+		}
+	}
 }
 
 // run plays every step in order.
@@ -354,6 +417,18 @@ func (e *replayEnv) step(label string, st replayStep) {
 
 	var a answer
 	switch {
+	case st.Action != "":
+		switch st.Action {
+		case "revokeAccessToken":
+			e.sim.RevokeAccessToken()
+		case "restoreAccessToken":
+			e.sim.RestoreAccessToken()
+		case "instancePass":
+			e.b.instancePass(context.Background())
+		default:
+			t.Fatalf("%s: unknown action %q", label, st.Action)
+		}
+		return
 	case st.DomoAdd != nil:
 		u := simUserFrom(t, e.expandJSON(st.DomoAdd).(map[string]any), domosim.SimUser{})
 		id := e.sim.AddUser(u)
@@ -452,6 +527,13 @@ func (e *replayEnv) step(label string, st replayStep) {
 					t.Errorf("%s: Domo %s is %#v, want %#v", label, k, got, want)
 				}
 			}
+		}
+	}
+	if len(ck.Identity) > 0 {
+		if !exists {
+			t.Errorf("%s: no Domo user %s to check", label, st.DomoUser)
+		} else {
+			e.checkIdentity(label, after, ck.Identity)
 		}
 	}
 	if existed && exists && !slices.Contains(ck.DomoMayChange, "*") {
@@ -763,6 +845,12 @@ func (f replayFile) options(mode string) envOptions {
 	if f.Sim.Duplicate409 {
 		o.sim.DuplicateEmailStatus = http.StatusConflict
 	}
+	for k, v := range f.Sim.Knobs {
+		if err := o.sim.SetKnob(k, v); err != nil {
+			panic(err)
+		}
+	}
+	o.instance = f.Bridge.Instance
 	o.bridge = func(c *Config) {
 		c.Policy, c.DemoteRole, c.BreakerMax, c.SendInvite = f.Bridge.Policy, f.Bridge.DemoteRole, f.Bridge.BreakerMax, f.Bridge.SendInvite
 		if f.Bridge.DefaultRole != "" {

@@ -109,6 +109,9 @@ func (b *Bridge) runUserUpdate(ctx context.Context, in store.Intent, p *userPlan
 		resp.Groups = nil // memberships changed: the index has them
 	}
 	rec := *p.Record
+	if p.Write != nil {
+		resp = b.settleUpdatedRole(ctx, resp, *p.Write, &rec)
+	}
 	rec.Shadow.Rebase(resp)
 	if p.Write != nil {
 		distrustRole(&rec.Shadow, resp, *p.Write)
@@ -193,13 +196,15 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 			return domo.User{}, err
 		}
 	}
-	d, err := b.settleRole(ctx, d, upd)
+	rec := *p.Record
+	// The role by id when Domo's v1 ignored it, and the identity attributes the record holds,
+	// through the identity API when it works (the role through v1 when it does not).
+	d, err := b.settleCreated(ctx, d, upd, b.attributesOf(&rec.Shadow), &rec)
 	if err != nil {
 		// The intent stays, with the id, for the role: until it is finished the user is not
 		// indexed, so that the IdP's lookup misses it and its retried POST finishes the job.
 		return domo.User{}, upstream(err, kindUser, strconv.FormatInt(d.ID, 10))
 	}
-	rec := *p.Record
 	rec.Shadow.Rebase(d)
 	// When the role did not take, the user exists with another role than the IdP asked for:
 	// reads show Domo's, so that the IdP's next PUT or PATCH sets it.
@@ -207,6 +212,7 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 	if err := b.saveUserRecord(ctx, d.ID, &rec, rec.Shadow.ExternalID); err != nil {
 		return domo.User{}, scim.Unavailable(intentRetry, "the user was created in Domo, but the bridge's state database is unavailable; retry to finish", err)
 	}
+	*p.Record = rec // what the create answers with
 	b.done(ctx, in)
 	b.index.PutUser(b.entry(d, &rec, b.cfg.Mapping))
 	return d, nil

@@ -147,6 +147,9 @@ func (s *Users) Get(ctx context.Context, sid string, _ scim.ReadOptions) (scim.A
 func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attributes, error) {
 	b := s.b
 	u, err := mapping.UserFromAttributes(attrs)
+	if err == nil {
+		u.CustomAttributes, err = mapping.ResolveCustom(u.CustomAttributes, nil)
+	}
 	if err != nil {
 		return nil, upstream(err, kindUser, "")
 	}
@@ -187,6 +190,11 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 		if !errors.Is(err, errNotHidden) {
 			return out, err
 		}
+	}
+	// Refused before anything is written: an attribute key Domo does not have, a manager
+	// that is not a user. runUserCreate delivers the attributes from the record.
+	if _, err := b.planAttributes(ctx, u, nil); err != nil {
+		return nil, err
 	}
 	rec := &userRecord{Shadow: sh}
 	if !u.Active && b.cfg.Policy == PolicyDemote {
@@ -383,6 +391,10 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 		return nil, err
 	}
 	next, err := mapping.UserFromAttributes(nextAttrs)
+	if err == nil {
+		// A key the IdP wrote in the other form than the one shown: the change wins.
+		next.CustomAttributes, err = mapping.ResolveCustom(next.CustomAttributes, rec.Shadow.CustomAttributes)
+	}
 	if err != nil {
 		return nil, upstream(err, kindUser, sid)
 	}
@@ -422,6 +434,15 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 	newRec := &userRecord{Shadow: sh, Saved: rec.Saved, Hidden: vis == hideUser}
 	moves, err := b.planAccess(d, deactivate, next.Active, rec.Saved, newRec, &upd)
 	if err != nil {
+		return nil, err
+	}
+	// The identity API's part first: Domo refusing it (400) then leaves everything unwritten;
+	// a delivery it cannot make now stays pending (an intent of its own) and the update goes on.
+	plan, err := b.planAttributes(ctx, next, &rec.Shadow)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.deliverBeforeWrite(ctx, id, plan, newRec); err != nil {
 		return nil, err
 	}
 	if b.refusesUndocumented() {

@@ -71,6 +71,7 @@ type Client struct {
 	cc          clientcredentials.Config
 	pacer       *pacer
 	tokens      tokenCache
+	static      *staticAuth // instance APIs: an access token instead of OAuth
 	log         zerolog.Logger
 	hooks       Hooks
 	maxAttempts int

@@ -54,7 +54,8 @@ func (e *unknownOutcome) domoKind() Kind  { return KindUnknownOutcome }
 // *APIError (Domo answered), *RateLimitError (budget exhausted within the allowed wait),
 // *unknownOutcome (non-idempotent call, outcome unknown), or wrap ErrUnavailable.
 //
-//   - 401: the token is renewed once (single-flight) and the request repeated.
+//   - 401: the token is renewed once (single-flight) and the request repeated; with an access
+//     token, only when its source now yields another one.
 //   - 429: everyone pauses (Retry-After, X-RateLimit-Reset or exponential backoff); repeated
 //     for as long as MaxWait and the context allow.
 //   - 5xx, timeouts, connection errors: idempotent calls are repeated, up to MaxAttempts,
@@ -82,7 +83,7 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 		if err := c.pace(ctx, cl.op); err != nil {
 			return result{}, c.stopErr(cl.op, err, lastErr)
 		}
-		tok, _, err := c.tokens.get(ctx, c)
+		hdr, cred, err := c.credential(ctx)
 		if err != nil {
 			return result{}, c.stopErr(cl.op, err, lastErr)
 		}
@@ -96,7 +97,7 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set(hdr, cred)
 		req.Header.Set("User-Agent", "scimbridge")
 
 		start := time.Now()
@@ -130,9 +131,8 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 			lastErr = fmt.Errorf("domo %s: %s: %w", cl.op, reason, err)
 		case status >= 200 && status < 300:
 			return result{status: status, body: body, uncertain: uncertain}, nil
-		case status == http.StatusUnauthorized && !renewed:
+		case status == http.StatusUnauthorized && !renewed && c.refused(ctx, cred):
 			renewed = true
-			c.tokens.invalidate(tok.AccessToken)
 			c.onRetry(ctx, cl.op, "401")
 			continue
 		case status == http.StatusTooManyRequests:

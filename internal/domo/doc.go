@@ -1,5 +1,8 @@
-// Package domo is the client for Domo's v1 REST API (users, groups, group membership) on
-// api.domo.com: OAuth client credentials, pacing under the tenant's rate limit, retries,
-// paging and typed errors. It knows nothing about SCIM and must not import any other package
-// of this module.
+// Package domo is the client for Domo's APIs: v1 on api.domo.com (users, groups, group
+// membership; OAuth client credentials) and, when configured, the instance APIs on
+// {instance}.domo.com (identity users with attributes and roleId, the attribute catalogue,
+// roles, content groups with bulk membership; an access token), each paced under its own rate
+// limit, with retries, paging, typed errors and, for the instance APIs, what is known of each
+// capability. It knows nothing about SCIM and must not import any other package of this
+// module.
 package domo

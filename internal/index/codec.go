@@ -56,9 +56,14 @@ const (
 	tagInactive
 	tagCreated
 	tagLastModified
+	tagHireDate         // Domo SCIM's domo extension; a string, encoded with the strings
+	tagEmployeeLocation // likewise
+	tagCustomAttributes // a count, then each attribute's key and its values (count<<1 | flat, then strings)
 )
 
-func (t tag) isString() bool { return tagUserName <= t && t <= tagManagerDisplay }
+func (t tag) isString() bool {
+	return tagUserName <= t && t <= tagManagerDisplay || t == tagHireDate || t == tagEmployeeLocation
+}
 func (t tag) isMultis() bool { return tagEmails <= t && t <= tagX509Certificates }
 func (t tag) isTime() bool   { return t == tagCreated || t == tagLastModified }
 
@@ -112,6 +117,10 @@ func stringField(u *mapping.User, t tag) *string {
 		return &u.Enterprise.Manager.Value
 	case tagManagerDisplay:
 		return &u.Enterprise.Manager.DisplayName
+	case tagHireDate:
+		return &u.Domo.HireDate
+	case tagEmployeeLocation:
+		return &u.Domo.EmployeeLocation
 	}
 	return nil
 }
@@ -232,6 +241,25 @@ func (e *encoder) addresses(list []mapping.Address) {
 			if s != "" {
 				e.s(s)
 			}
+		}
+	}
+}
+
+func (e *encoder) custom(list []mapping.CustomAttribute) {
+	if len(list) == 0 {
+		return
+	}
+	e.tag(tagCustomAttributes)
+	e.uvarint(uint64(len(list)))
+	for _, a := range list {
+		e.s(a.Key)
+		flat := uint64(0)
+		if a.Flat {
+			flat = 1
+		}
+		e.uvarint(uint64(len(a.Values))<<1 | flat)
+		for _, v := range a.Values {
+			e.s(v)
 		}
 	}
 }
@@ -383,6 +411,34 @@ func (d *decoder) skipAddresses() {
 	}
 }
 
+// custom reads customAttributes; with keep false it only reads past them.
+func (d *decoder) custom(keep bool) []mapping.CustomAttribute {
+	n := d.count()
+	var out []mapping.CustomAttribute
+	if keep {
+		out = make([]mapping.CustomAttribute, 0, n)
+	}
+	for range n {
+		a := mapping.CustomAttribute{Key: d.str()}
+		h := d.uvarint()
+		a.Flat = h&1 == 1
+		m := h >> 1
+		if m > uint64(len(d.data)-d.pos) {
+			d.fail()
+			return nil
+		}
+		for range m {
+			if v := d.str(); keep {
+				a.Values = append(a.Values, v)
+			}
+		}
+		if keep && d.err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func (d *decoder) time() time.Time {
 	sec := d.varint()
 	nsec := d.uvarint()
@@ -402,6 +458,8 @@ func (d *decoder) skip(t tag) {
 		d.skipMultis()
 	case t == tagAddresses:
 		d.skipAddresses()
+	case t == tagCustomAttributes:
+		d.custom(false)
 	case t.isTime():
 		d.time()
 	case t == tagInactive:

@@ -77,6 +77,8 @@ func NewUser(u mapping.User, domoEmail string) User {
 	e.str(tagDivision, ent.Division)
 	e.str(tagManagerValue, ent.Manager.Value)
 	e.str(tagManagerDisplay, ent.Manager.DisplayName)
+	e.str(tagHireDate, u.Domo.HireDate)
+	e.str(tagEmployeeLocation, u.Domo.EmployeeLocation)
 	if !u.Active {
 		e.tag(tagInactive)
 	}
@@ -88,6 +90,7 @@ func NewUser(u mapping.User, domoEmail string) User {
 	e.multis(tagRoles, u.Roles)
 	e.multis(tagX509Certificates, u.X509Certificates)
 	e.addresses(u.Addresses)
+	e.custom(u.CustomAttributes)
 	e.time(tagCreated, u.Created)
 	e.time(tagLastModified, u.LastModified)
 	out, err := userFromData(u.ID, string(e.buf))
@@ -178,6 +181,8 @@ func (u *User) expand(dst *mapping.User, reuse bool) {
 			lists[i] = d.multis(lists[i])
 		case t == tagAddresses:
 			addrs = d.addresses(addrs)
+		case t == tagCustomAttributes:
+			dst.CustomAttributes = d.custom(true)
 		case t == tagCreated:
 			dst.Created = d.time()
 		case t == tagLastModified:
@@ -300,6 +305,10 @@ func stringTag(key, sub string) (tag, bool) {
 			return tagDivision, true
 		case ent + "department":
 			return tagDepartment, true
+		case "urn:ietf:params:scim:schemas:extension:domo:2.0:user:hiredate":
+			return tagHireDate, true
+		case "urn:ietf:params:scim:schemas:extension:domo:2.0:user:employeelocation":
+			return tagEmployeeLocation, true
 		}
 		return 0, false
 	}

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,4 +75,46 @@ func (r *Roles) ByID(id int64) (Role, bool) {
 	}
 	role, ok := r.byID[id]
 	return role, ok
+}
+
+// With returns a catalogue of r's roles plus extra (Domo's own list, say): a role of r keeps its
+// name and id, an extra one whose id or name r already has is ignored.
+func (r *Roles) With(extra []Role) *Roles {
+	if r == nil {
+		r = defaultRoles
+	}
+	out := &Roles{byID: make(map[int64]Role, len(r.byID)+len(extra)), byName: make(map[string]Role, len(r.byName)+len(extra))}
+	for id, role := range r.byID {
+		out.byID[id] = role
+	}
+	for name, role := range r.byName {
+		out.byName[name] = role
+	}
+	for _, role := range extra {
+		key := strings.ToLower(strings.TrimSpace(role.Name))
+		if role.ID <= 0 || key == "" {
+			continue
+		}
+		if _, dup := out.byID[role.ID]; dup {
+			continue
+		}
+		if _, dup := out.byName[key]; dup {
+			continue
+		}
+		out.byID[role.ID], out.byName[key] = role, role
+	}
+	return out
+}
+
+// List returns the catalogue's roles by id.
+func (r *Roles) List() []Role {
+	if r == nil {
+		r = defaultRoles
+	}
+	out := make([]Role, 0, len(r.byID))
+	for _, role := range r.byID {
+		out = append(out, role)
+	}
+	slices.SortFunc(out, func(a, b Role) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }

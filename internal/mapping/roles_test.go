@@ -54,3 +54,23 @@ func TestRolesCatalogue(t *testing.T) {
 		t.Errorf("nil catalogue ByID = %v %v", got, ok)
 	}
 }
+
+func TestRolesWith(t *testing.T) {
+	base := NewRoles([]Role{{ID: 100, Name: "Analyst"}})
+	r := base.With([]Role{{ID: 1, Name: "Administrator"}, {ID: 200, Name: "analyst"}, {ID: 300, Name: "Auditor"}, {ID: 0, Name: "x"}})
+	if got, ok := r.Lookup("auditor"); !ok || got.ID != 300 {
+		t.Fatalf("extra role: %+v %v", got, ok)
+	}
+	if got, _ := r.ByID(1); got.Name != "Admin" {
+		t.Fatalf("a system role renamed: %+v", got)
+	}
+	if _, ok := r.ByID(200); ok {
+		t.Fatal("an extra role with a taken name was added")
+	}
+	if _, ok := base.Lookup("Auditor"); ok {
+		t.Fatal("With changed its receiver")
+	}
+	if l := r.List(); len(l) != 7 || l[0].ID != 1 || l[6].ID != 300 {
+		t.Fatalf("list %+v", l)
+	}
+}

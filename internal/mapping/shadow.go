@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,14 @@ type UserShadow struct {
 	X509Certificates  []Multi    `json:"x509Certificates,omitempty"`
 	Addresses         []Address  `json:"addresses,omitempty"`
 	Enterprise        Enterprise `json:"enterprise,omitzero"`
+	// Domo and CustomAttributes are Domo's own SCIM extensions as the IdP wrote them.
+	Domo             DomoExt           `json:"domo,omitzero"`
+	CustomAttributes []CustomAttribute `json:"customAttributes,omitempty"`
+	// Delivered holds the identity attributes (IdentityAttributes) the bridge last wrote to
+	// Domo and Domo confirmed, by key: what Domo is known to hold. While the IdP's wish
+	// differs from it, a delivery is pending (the bridge keeps an intent until it is made).
+	// nil means nothing was ever delivered.
+	Delivered map[string][]string `json:"delivered,omitempty"`
 	// Modified is when the bridge last changed the shadow; meta.lastModified is the later of
 	// it and Domo's updatedAt. The mapping has no clock: UserToDomo carries the previous value
 	// over, and the bridge stamps it when the shadow it stores differs (ShadowEqual ignores it).
@@ -109,6 +118,8 @@ func ShadowEqual(a, b *UserShadow) bool {
 		slices.Equal(a.Entitlements, b.Entitlements) && slices.Equal(a.Roles, b.Roles) &&
 		slices.Equal(a.X509Certificates, b.X509Certificates) &&
 		slices.Equal(a.Addresses, b.Addresses) && a.Enterprise == b.Enterprise &&
+		a.Domo == b.Domo && customEqual(a.CustomAttributes, b.CustomAttributes) &&
+		maps.EqualFunc(a.Delivered, b.Delivered, slices.Equal[[]string]) &&
 		a.Basis == b.Basis
 }
 

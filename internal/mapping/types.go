@@ -29,6 +29,8 @@ type User struct {
 	Addresses         []Address
 	Groups            []GroupRef // read-only: Domo's memberships
 	Enterprise        Enterprise
+	Domo              DomoExt           // Domo's own SCIM extension (hireDate, employeeLocation)
+	CustomAttributes  []CustomAttribute // Domo's custom extension: attributes by their Domo key
 	Created           time.Time
 	LastModified      time.Time
 }
@@ -84,6 +86,25 @@ type Enterprise struct {
 type Manager struct {
 	Value       string `json:"value,omitempty"`
 	DisplayName string `json:"displayName,omitempty"`
+}
+
+// DomoExt is the extension Domo's own SCIM defines for users
+// (urn:ietf:params:scim:schemas:extension:domo:2.0:User).
+type DomoExt struct {
+	HireDate         string `json:"hireDate,omitempty"`
+	EmployeeLocation string `json:"employeeLocation,omitempty"`
+}
+
+// CustomAttribute is one element of customAttributes in Domo's custom extension
+// (urn:ietf:params:scim:schemas:extension:custom:2.0:User): a Domo user attribute by its key
+// (case-sensitive, as Domo has it) and its values.
+type CustomAttribute struct {
+	Key    string   `json:"key"`
+	Values []string `json:"values"`
+	// Flat marks an attribute the IdP wrote as its own key under the extension
+	// ("urn:…:custom:2.0:User": {"costCenter": "CC-7"}), which reads back so, with its one
+	// value, rather than as an element of customAttributes.
+	Flat bool `json:"flat,omitempty"`
 }
 
 // Group is the SCIM view of one Domo group.

@@ -19,12 +19,16 @@ const (
 // value. Empty attributes are left out, never sent as null. Timestamps are RFC 3339 strings.
 func (u *User) Attributes(opt Options) map[string]any {
 	m := make(map[string]any, 24)
-	schemas := []any{URNUser}
 	if ent := u.enterpriseAttr(opt); ent != nil {
-		schemas = append(schemas, URNEnterprise)
 		m[URNEnterprise] = ent
 	}
-	m["schemas"] = schemas
+	if d := u.domoAttr(); d != nil {
+		m[URNDomoUser] = d
+	}
+	if c := u.customAttr(); c != nil {
+		m[URNCustomUser] = c
+	}
+	m["schemas"] = u.schemaURNs()
 	id := ""
 	if u.ID != 0 {
 		id = strconv.FormatInt(u.ID, 10)
@@ -173,6 +177,12 @@ func UserFromAttributes(attrs map[string]any) (User, error) {
 		return User{}, err
 	}
 	if u.Enterprise, err = enterpriseFromAttributes(attrs); err != nil {
+		return User{}, err
+	}
+	if u.Domo, err = domoFromAttributes(attrs); err != nil {
+		return User{}, err
+	}
+	if u.CustomAttributes, err = customFromAttributes(attrs); err != nil {
 		return User{}, err
 	}
 	return u, nil

@@ -51,6 +51,8 @@ func UserFromDomo(d domo.User, sh *UserShadow, opt Options) User {
 	u.Enterprise.Organization = sh.Enterprise.Organization
 	u.Enterprise.Division = sh.Enterprise.Division
 	u.Enterprise.Manager = sh.Enterprise.Manager
+	u.Domo.HireDate = sh.Domo.HireDate
+	u.CustomAttributes = cloneCustom(sh.CustomAttributes)
 	if sh.Modified.After(u.LastModified) {
 		u.LastModified = sh.Modified
 	}
@@ -70,6 +72,7 @@ func UserFromDomo(d domo.User, sh *UserShadow, opt Options) User {
 	u.PhoneNumbers = pick(v.phone, sh.PhoneNumbers, phonesFromDomo, d)
 	if v.location {
 		u.Addresses = sh.Addresses
+		u.Domo.EmployeeLocation = sh.Domo.EmployeeLocation
 	} else {
 		u.Addresses = addressesFromDomo(d)
 	}
@@ -233,7 +236,7 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 	optional(domo.FieldAlternateEmail, &out.AlternateEmail,
 		alternateEmail(u.Emails, out.Email), alternateEmail(view.Emails, cur.Email), v.emails)
 	optional(domo.FieldPhone, &out.Phone, phone(u.PhoneNumbers), phone(view.PhoneNumbers), v.phone)
-	optional(domo.FieldLocation, &out.Location, location(u.Addresses), location(view.Addresses), v.location)
+	optional(domo.FieldLocation, &out.Location, userLocation(u), userLocation(view), v.location)
 	optional(domo.FieldTitle, &out.Title, u.Title, view.Title, v.title)
 	optional(domo.FieldLocale, &out.Locale, u.Locale, view.Locale, v.locale)
 	optional(domo.FieldTimezone, &out.Timezone, u.Timezone, view.Timezone, v.timezone)
@@ -269,6 +272,8 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 		X509Certificates:  slices.Clone(u.X509Certificates),
 		Addresses:         slices.Clone(u.Addresses),
 		Enterprise:        u.Enterprise,
+		Domo:              u.Domo,
+		CustomAttributes:  cloneCustom(u.CustomAttributes),
 		Basis:             basisOf(*out),
 		create:            create,
 	}
@@ -278,6 +283,7 @@ func UserToDomo(u User, cur domo.User, prev *UserShadow, opt Options) (domo.User
 	}
 	if prev != nil {
 		sh.Modified = prev.Modified
+		sh.Delivered = prev.Delivered
 	}
 	return upd, sh, nil
 }
@@ -427,6 +433,15 @@ func alternateEmail(emails []Multi, login string) string {
 func phone(phones []Multi) string {
 	m, _ := choose(phones, func(m Multi) bool { return strings.EqualFold(m.Type, "work") }, func(m Multi) bool { return m.Primary })
 	return m.Value
+}
+
+// userLocation is Domo's location for u: Domo SCIM's employeeLocation when the IdP sends it
+// (Domo's own SCIM maps Location to it), else the location of its addresses.
+func userLocation(u User) string {
+	if s := strings.TrimSpace(u.Domo.EmployeeLocation); s != "" {
+		return u.Domo.EmployeeLocation
+	}
+	return location(u.Addresses)
 }
 
 // location is Domo's free-text location: the formatted primary (else work, else first)

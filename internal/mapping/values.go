@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -72,10 +73,19 @@ func (u *User) Values(key, sub string) []any {
 	case "meta":
 		return metaValues(valsUserType, u.Created, u.LastModified, u.Version, sub)
 	case "schemas":
+		if u.Domo != (DomoExt{}) || len(u.CustomAttributes) > 0 {
+			return u.schemaURNs()
+		}
 		if u.Enterprise != (Enterprise{}) {
 			return valsUserEntSchemas
 		}
 		return valsUserSchemas
+	case domoHireDate:
+		return one(u.Domo.HireDate)
+	case domoEmployeeLocation:
+		return one(u.Domo.EmployeeLocation)
+	case customAttributesKey:
+		return customValues(u.CustomAttributes, sub)
 	case entEmployeeNumber:
 		return one(u.Enterprise.EmployeeNumber)
 	case entCostCenter:
@@ -101,6 +111,13 @@ func (u *User) Values(key, sub string) []any {
 			return one(m.Value)
 		case "displayname":
 			return one(m.DisplayName)
+		}
+	}
+	if k, ok := strings.CutPrefix(key, customPrefix); ok && sub == "" {
+		for _, a := range u.CustomAttributes {
+			if a.Flat && strings.EqualFold(a.Key, k) && len(a.Values) == 1 {
+				return []any{a.Values[0]}
+			}
 		}
 	}
 	return nil
@@ -131,7 +148,7 @@ var (
 func complexUserAttr(key string) bool {
 	switch key {
 	case "name", "emails", "phonenumbers", "ims", "photos", "entitlements", "roles",
-		"x509certificates", "addresses", "groups", "meta", entManager:
+		"x509certificates", "addresses", "groups", "meta", entManager, customAttributesKey:
 		return true
 	}
 	return false

@@ -30,6 +30,17 @@ func (u *User) Version() string {
 	e := &u.Enterprise
 	h.strs(e.EmployeeNumber, e.CostCenter, e.Organization, e.Division, e.Department,
 		e.Manager.Value, e.Manager.DisplayName)
+	// Domo's extensions count only when present, so that versions of users without them stay
+	// what they were.
+	if u.Domo != (DomoExt{}) || len(u.CustomAttributes) > 0 {
+		h.strs(u.Domo.HireDate, u.Domo.EmployeeLocation)
+		h.int(int64(len(u.CustomAttributes)))
+		for _, a := range u.CustomAttributes {
+			h.strs(a.Key)
+			h.int(int64(len(a.Values)))
+			h.strs(a.Values...)
+		}
+	}
 	return h.etag()
 }
 

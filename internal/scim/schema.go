@@ -37,7 +37,7 @@ var (
 		Name:       "User",
 		Endpoint:   "/Users",
 		Schema:     schema.CoreUserSchema(),
-		Extensions: []schema.Schema{schema.ExtensionEnterpriseUser()},
+		Extensions: []schema.Schema{schema.ExtensionEnterpriseUser(), DomoUserExtension(), CustomUserExtension()},
 	}
 	GroupType = &ResourceType{
 		Name:     "Group",
@@ -132,6 +132,9 @@ func (rt *ResourceType) Resolve(path, sub string) (AttrPath, error) {
 		}
 	}
 	a, ok := attrs.ContainsAttribute(name)
+	if !ok && urn == URNCustomUser {
+		a, ok = flatCustomAttribute(name)
+	}
 	if !ok {
 		return AttrPath{}, fmt.Errorf("unknown attribute %q", path)
 	}

@@ -613,11 +613,13 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("ResourceTypes: %v", rts)
 	}
 	_, schemas, _ := f.call(t, "GET", "/scim/v2/Schemas", srvToken, "")
-	if schemas["totalResults"] != float64(3) || !strings.Contains(fmt.Sprint(schemas), "User Account") {
+	if schemas["totalResults"] != float64(5) || !strings.Contains(fmt.Sprint(schemas), "User Account") {
 		t.Fatalf("Schemas: %v", schemas)
 	}
-	if status, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+URNEnterprise, srvToken, ""); status != 200 || s["id"] != URNEnterprise {
-		t.Fatalf("Schemas/enterprise: %d %v", status, s)
+	for _, urn := range []string{URNEnterprise, URNDomoUser, URNCustomUser} {
+		if status, s, _ := f.call(t, "GET", "/scim/v2/Schemas/"+urn, srvToken, ""); status != 200 || s["id"] != urn {
+			t.Fatalf("Schemas/%s: %d %v", urn, status, s)
+		}
 	}
 }
 

@@ -63,6 +63,38 @@ func (s *Sim) EditUser(id int64, fn func(*SimUser)) error {
 	return nil
 }
 
+// Attributes returns a user's customer-defined identity attributes (a copy), by key.
+func (s *Sim) Attributes(id int64) map[string][]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil
+	}
+	out := make(map[string][]string, len(u.attrs))
+	for k, v := range u.attrs {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// SetAttributes replaces a user's customer-defined identity attributes, as an admin editing
+// the user's profile in Domo would.
+func (s *Sim) SetAttributes(id int64, attrs map[string][]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok || u.Deleted {
+		return fmt.Errorf("set attributes of user %d: %w", id, ErrNoSuchUser)
+	}
+	next := make(map[string][]string, len(attrs))
+	for k, v := range attrs {
+		next[k] = slices.Clone(v)
+	}
+	u.attrs = next
+	return nil
+}
+
 // DeleteUserDirect deletes a user as an admin would in Domo's UI.
 func (s *Sim) DeleteUserDirect(id int64) error {
 	s.mu.Lock()

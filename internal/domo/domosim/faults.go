@@ -12,8 +12,9 @@ import (
 // failure at one place rather than a probability.
 type Fault struct {
 	Method string // e.g. "POST"; "" matches any
-	// Route is a route template, e.g. "/v1/users" or "/v1/users/{id}"; "" matches any /v1
-	// route. "/oauth/token" (named explicitly, never by "") faults the token endpoint.
+	// Route is a route template, e.g. "/v1/users/{id}" or "/api/content/v2/groups/{id}/user";
+	// "" matches any /v1 route. "/oauth/token" (named explicitly, never by "") faults the token
+	// endpoint, and instance API routes too are matched only by their template.
 	Route  string
 	Status int  // answer this status instead of the real one (e.g. 503); 0 with Drop
 	After  bool // let the request take effect first, then answer Status or drop
@@ -43,11 +44,11 @@ func (s *Sim) InjectFault(f Fault) {
 	s.faults.mu.Unlock()
 }
 
-func (q *faultQueue) take(method, tmpl string) (Fault, bool) {
+func (q *faultQueue) take(method, tmpl string, api bool) (Fault, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, f := range q.faults {
-		if (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == tmpl || (f.Route == "" && tmpl != TokenRoute)) {
+		if (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == tmpl || (f.Route == "" && tmpl != TokenRoute && !api)) {
 			q.faults[i].Times--
 			if q.faults[i].Times <= 0 {
 				q.faults = append(q.faults[:i], q.faults[i+1:]...)
@@ -61,11 +62,12 @@ func (q *faultQueue) take(method, tmpl string) (Fault, bool) {
 var injectable = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
 
 // serveFault answers the request with a fault when one is due and reports whether it did.
-func (s *Sim) serveFault(w http.ResponseWriter, r *http.Request, opts Options, route string, h handler) bool {
+// Fail5xx and DropAfterCommit apply to every /v1 and instance API request.
+func (s *Sim) serveFault(w http.ResponseWriter, r *http.Request, opts Options, route string, h handler, api bool) bool {
 	tmpl := route[strings.IndexByte(route, ' ')+1:]
-	f, ok := s.faults.take(r.Method, tmpl)
+	f, ok := s.faults.take(r.Method, tmpl, api)
 	if !ok && tmpl == TokenRoute {
-		return false // random faults are for /v1 only
+		return false // random faults are for /v1 and the instance APIs only
 	}
 	if !ok {
 		switch {

@@ -16,21 +16,42 @@ type knob struct {
 }
 
 var knobs = map[string]knob{
-	"rate-limit":         {"requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.RateLimit })},
-	"rate-window":        {"rate window, e.g. 1m", durKnob(func(o *Options) *time.Duration { return &o.RateWindow })},
-	"rate-limit-headers": {"all | 429 | none", enumKnob(func(o *Options) *string { return &o.RateLimitHeaders }, "all", "429", "none")},
-	"fail5xx":            {"probability of a random 5xx per /v1 request", probKnob(func(o *Options) *float64 { return &o.Fail5xx })},
-	"fail5xx-after":      {"share of injected 5xx answered after the request took effect", probKnob(func(o *Options) *float64 { return &o.Fail5xxAfter })},
-	"drop-after-commit":  {"probability a /v1 write takes effect and the connection drops", probKnob(func(o *Options) *float64 { return &o.DropAfterCommit })},
-	"latency":            {"added to every request, e.g. 500ms", durKnob(func(o *Options) *time.Duration { return &o.Latency })},
-	"token-ttl":          {"token lifetime, e.g. 2s", durKnob(func(o *Options) *time.Duration { return &o.TokenTTL })},
-	"put-mode":           {"merge | replace", enumKnob(func(o *Options) *string { return &o.PutMode }, "merge", "replace")},
-	"duplicate-email":    {"status for a taken email: 400 | 409", statusKnob(func(o *Options) *int { return &o.DuplicateEmailStatus }, 400, 409)},
-	"limit-over-500":     {"reject | clamp", enumKnob(func(o *Options) *string { return &o.LimitOver500 }, "reject", "clamp")},
-	"unknown-user-get":   {"status for GET of an unknown user: 404 | 400", statusKnob(func(o *Options) *int { return &o.UnknownUserGetStatus }, 404, 400)},
-	"remove-non-member":  {"status for removing a non-member: 204 | 404", statusKnob(func(o *Options) *int { return &o.RemoveNonMemberStatus }, 204, 404)},
-	"delete-nonempty":    {"allow | reject", enumKnob(func(o *Options) *string { return &o.DeleteNonEmptyGroup }, "allow", "reject")},
-	"read-after-write":   {"how long a created user stays invisible, e.g. 1s", durKnob(func(o *Options) *time.Duration { return &o.ReadAfterWriteDelay })},
+	"rate-limit":           {"requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.RateLimit })},
+	"rate-window":          {"rate window, e.g. 1m", durKnob(func(o *Options) *time.Duration { return &o.RateWindow })},
+	"rate-limit-headers":   {"all | 429 | none", enumKnob(func(o *Options) *string { return &o.RateLimitHeaders }, "all", "429", "none")},
+	"fail5xx":              {"probability of a random 5xx per /v1 request", probKnob(func(o *Options) *float64 { return &o.Fail5xx })},
+	"fail5xx-after":        {"share of injected 5xx answered after the request took effect", probKnob(func(o *Options) *float64 { return &o.Fail5xxAfter })},
+	"drop-after-commit":    {"probability a /v1 write takes effect and the connection drops", probKnob(func(o *Options) *float64 { return &o.DropAfterCommit })},
+	"latency":              {"added to every request, e.g. 500ms", durKnob(func(o *Options) *time.Duration { return &o.Latency })},
+	"token-ttl":            {"token lifetime, e.g. 2s", durKnob(func(o *Options) *time.Duration { return &o.TokenTTL })},
+	"put-mode":             {"merge | replace", enumKnob(func(o *Options) *string { return &o.PutMode }, "merge", "replace")},
+	"duplicate-email":      {"status for a taken email: 400 | 409", statusKnob(func(o *Options) *int { return &o.DuplicateEmailStatus }, 400, 409)},
+	"limit-over-500":       {"reject | clamp", enumKnob(func(o *Options) *string { return &o.LimitOver500 }, "reject", "clamp")},
+	"unknown-user-get":     {"status for GET of an unknown user: 404 | 400", statusKnob(func(o *Options) *int { return &o.UnknownUserGetStatus }, 404, 400)},
+	"remove-non-member":    {"status for removing a non-member: 204 | 404", statusKnob(func(o *Options) *int { return &o.RemoveNonMemberStatus }, 204, 404)},
+	"delete-nonempty":      {"allow | reject", enumKnob(func(o *Options) *string { return &o.DeleteNonEmptyGroup }, "allow", "reject")},
+	"read-after-write":     {"how long a created user stays invisible, e.g. 1s", durKnob(func(o *Options) *time.Duration { return &o.ReadAfterWriteDelay })},
+	"access-token":         {"the instance APIs' access token (X-DOMO-Developer-Token)", func(o *Options, v string) error { o.AccessToken = v; return nil }},
+	"access-token-revoked": {"true | false: the access token answers 401", boolKnob(func(o *Options) *bool { return &o.AccessTokenRevoked })},
+	"instance-endpoints":   {"instance API families the tenant has (others 404): all | none | list of identity, roles, content", familiesKnob(func(o *Options) *[]string { return &o.InstanceEndpoints })},
+	"instance-grants":      {"instance API families the access token may call (others 403): all | none | list", familiesKnob(func(o *Options) *[]string { return &o.InstanceGrants })},
+	"attribute-keys": {"customer-defined user attribute keys the tenant has, comma-separated (none for none)", func(o *Options, v string) error {
+		o.AttributeKeys = []string{}
+		if strings.EqualFold(v, "none") {
+			return nil
+		}
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				o.AttributeKeys = append(o.AttributeKeys, k)
+			}
+		}
+		return nil
+	}},
+	"max-batch":           {"most members one bulk membership call may carry", intKnob(func(o *Options) *int { return &o.MaxBatch })},
+	"bulk-unknown-user":   {"reject | skip: a bulk add naming a user that does not exist", enumKnob(func(o *Options) *string { return &o.BulkUnknownUser }, "reject", "skip")},
+	"group-read-max-ids":  {"cut the userIds of a one-call group read after this many (0 = all)", intKnob(func(o *Options) *int { return &o.GroupReadMaxIDs })},
+	"instance-rate-limit": {"instance API requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.InstanceRateLimit })},
+	"instance-latency":    {"added to every instance API request, e.g. 200ms", durKnob(func(o *Options) *time.Duration { return &o.InstanceLatency })},
 	"put-user-strict": {"true | false: PUT requires name, email and role", func(o *Options, v string) error {
 		b, err := strconv.ParseBool(v)
 		o.PutUserStrict = &b
@@ -71,6 +92,41 @@ func intKnob(f func(*Options) *int) func(*Options, string) error {
 			return fmt.Errorf("want a non-negative integer")
 		}
 		*f(o) = n
+		return nil
+	}
+}
+
+func boolKnob(f func(*Options) *bool) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*f(o) = b
+		return nil
+	}
+}
+
+// familiesKnob reads "all" (nil), "none" (empty) or a list of InstanceFamilies.
+func familiesKnob(f func(*Options) *[]string) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		switch strings.ToLower(v) {
+		case "all", "":
+			*f(o) = nil
+			return nil
+		case "none":
+			*f(o) = []string{}
+			return nil
+		}
+		list := []string{}
+		for _, p := range strings.Split(v, ",") {
+			p = strings.ToLower(strings.TrimSpace(p))
+			if !slices.Contains(InstanceFamilies, p) {
+				return fmt.Errorf("want all, none or a list of %s", strings.Join(InstanceFamilies, ", "))
+			}
+			list = append(list, p)
+		}
+		*f(o) = list
 		return nil
 	}
 }

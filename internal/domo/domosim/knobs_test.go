@@ -27,6 +27,18 @@ func TestSetKnob(t *testing.T) {
 		{"duplicate-email", "418", nil, "[400 409]"},
 		{"limit-over-500", "clamp", func(o domosim.Options) bool { return o.LimitOver500 == "clamp" }, ""},
 		{"put-user-strict", "false", func(o domosim.Options) bool { return !*o.PutUserStrict }, ""},
+		{"instance-endpoints", "identity,Roles", func(o domosim.Options) bool {
+			return len(o.InstanceEndpoints) == 2 && o.InstanceEndpoints[1] == "roles"
+		}, ""},
+		{"instance-endpoints", "none", func(o domosim.Options) bool { return o.InstanceEndpoints != nil && len(o.InstanceEndpoints) == 0 }, ""},
+		{"instance-grants", "all", func(o domosim.Options) bool { return o.InstanceGrants == nil }, ""},
+		{"instance-grants", "content,dashboards", nil, "identity, roles, content"},
+		{"attribute-keys", "costCenter, Region ,", func(o domosim.Options) bool { return len(o.AttributeKeys) == 2 && o.AttributeKeys[1] == "Region" }, ""},
+		{"attribute-keys", "none", func(o domosim.Options) bool { return o.AttributeKeys != nil && len(o.AttributeKeys) == 0 }, ""},
+		{"max-batch", "50", func(o domosim.Options) bool { return o.MaxBatch == 50 }, ""},
+		{"bulk-unknown-user", "skip", func(o domosim.Options) bool { return o.BulkUnknownUser == "skip" }, ""},
+		{"access-token-revoked", "yes", nil, "true or false"},
+		{"instance-latency", "20ms", func(o domosim.Options) bool { return o.InstanceLatency == 20*time.Millisecond }, ""},
 		{"warp-drive", "1", nil, "unknown simulator knob"},
 	}
 	for _, tc := range tests {

@@ -25,14 +25,14 @@ type Options struct {
 	// (default), only "429" answers, or "none" (Domo documents no such headers).
 	RateLimitHeaders string
 
-	// Fail5xx is the probability that a /v1 request is answered 500, 502 or 503.
+	// Fail5xx is the probability that a /v1 or instance API request is answered 500, 502 or 503.
 	Fail5xx float64
 	// Fail5xxAfter is the share of those injected failures that happen after the request took
 	// effect (the write is committed, the answer lost), as a gateway timeout does. 0 means every
 	// injected failure happens before anything changed.
 	Fail5xxAfter float64
-	// DropAfterCommit is the probability that a /v1 write takes effect and the connection is
-	// then closed without an answer.
+	// DropAfterCommit is the probability that a /v1 or instance API write takes effect and
+	// the connection is then closed without an answer.
 	DropAfterCommit float64
 	Latency         time.Duration // added to every request
 
@@ -60,6 +60,38 @@ type Options struct {
 	// "documented" (only id, name, email, role, title and phone, as Domo's docs example).
 	ListRows string
 
+	// The instance APIs ({instance}.domo.com/api/...: identity, user attributes, roles,
+	// content groups), which share this tenant's users and groups with v1. See instance.go.
+
+	// AccessToken is the access token (X-DOMO-Developer-Token) the instance APIs accept;
+	// default "sim-access-token". AccessTokenRevoked makes it answer 401, as a token an admin
+	// revoked or that expired.
+	AccessToken        string
+	AccessTokenRevoked bool
+	// InstanceEndpoints are the API families the instance has, of "identity" (users and the
+	// attribute catalogue), "roles" and "content" (groups); the others answer 404. nil means
+	// all of them.
+	InstanceEndpoints []string
+	// InstanceGrants are the families the access token may call; the others answer 403, as
+	// for a token made by a user without the grants. nil means all of them.
+	InstanceGrants []string
+	// AttributeKeys are the customer-defined user attribute keys the tenant has (Domo's own
+	// keys always exist). nil means DefaultAttributeKeys; an empty list means none.
+	AttributeKeys []string
+	// MaxBatch is the most members one bulk membership call may carry (400 above); default
+	// 1000. Domo documents no limit.
+	MaxBatch int
+	// BulkUnknownUser is what a bulk add does with an id that is not a live user: "reject"
+	// (default: 400 for the whole call, nothing changes) or "skip" (the others are added).
+	BulkUnknownUser string
+	// GroupReadMaxIDs cuts the userIds of GET /api/content/v2/groups/{id} after this many
+	// (memberCount stays right), as a tenant that pages long lists would; 0 lists them all.
+	GroupReadMaxIDs int
+	// InstanceRateLimit is RateLimit for the instance APIs, in RateWindow; 0 means unlimited.
+	// The two are counted apart (Domo documents neither).
+	InstanceRateLimit int
+	InstanceLatency   time.Duration // added to every instance API request, on top of Latency
+
 	Seed int64            // randomness for ids, faults and seeded data; 0 = time-based
 	Now  func() time.Time // clock; default time.Now
 }
@@ -72,6 +104,13 @@ type Role struct {
 
 // SystemRoles are Domo's built-in roles with their observed ids.
 var SystemRoles = []Role{{1, "Admin"}, {2, "Privileged"}, {3, "Editor"}, {4, "Participant"}, {5, "Social"}}
+
+// DefaultAttributeKeys are the customer-defined attribute keys of a simulated tenant unless
+// Options.AttributeKeys says otherwise.
+var DefaultAttributeKeys = []string{"costCenter", "region", "businessUnit"}
+
+// InstanceFamilies are the instance API families InstanceEndpoints and InstanceGrants name.
+var InstanceFamilies = []string{"identity", "roles", "content"}
 
 // AllScopes are the scopes an API client can be granted.
 var AllScopes = []string{"account", "audit", "buzz", "dashboard", "data", "user", "workflow"}
@@ -134,6 +173,19 @@ func (o Options) withDefaults() Options {
 	if o.ListRows == "" {
 		o.ListRows = "full"
 	}
+	if o.AccessToken == "" {
+		o.AccessToken = "sim-access-token"
+	}
+	if o.AttributeKeys == nil {
+		o.AttributeKeys = append([]string(nil), DefaultAttributeKeys...)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1000
+	}
+	if o.BulkUnknownUser == "" {
+		o.BulkUnknownUser = "reject"
+	}
+	o.BulkUnknownUser = strings.ToLower(o.BulkUnknownUser)
 	if o.UndocumentedFields == "" {
 		o.UndocumentedFields = "store"
 	}

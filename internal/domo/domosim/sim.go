@@ -29,6 +29,11 @@ type SimUser struct {
 	UpdatedAt      time.Time
 	Deleted        bool
 	OwnsContent    bool
+	// Identity API attributes that v1 does not show.
+	HireDate  string // hireDate
+	ReportsTo int64  // reportsTo: the manager's user id
+	// (Customer-defined attributes are kept beside the record, so that SimUser stays
+	// comparable: see Sim.Attributes.)
 }
 
 // SimGroup is a Domo group as the simulator holds it. Members are in insertion order.
@@ -53,6 +58,9 @@ type Invite struct {
 type user struct {
 	SimUser
 	visibleAt time.Time // ReadAfterWriteDelay: hidden from reads before this
+	// attrs are the customer-defined identity attributes, by key. Replaced, never written
+	// into, so a copy handed out stays as it was.
+	attrs map[string][]string
 }
 
 type group struct {
@@ -85,9 +93,10 @@ type Sim struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	limiter slidingWindow
-	faults  faultQueue
-	stats   statsRec
+	limiter     slidingWindow
+	instLimiter slidingWindow // the instance APIs' own budget
+	faults      faultQueue
+	stats       statsRec
 }
 
 // New returns a simulator with the seeded state of a fresh tenant: the API client's owner (an
@@ -112,6 +121,7 @@ func New(opts Options) *Sim {
 	s.defaultGID = s.insertGroupLocked("Default", true, 0, now)
 	owner := SimUser{Name: "Sim Admin", Email: opts.OwnerEmail, Role: "Admin", RoleID: 1, Title: "Domo Administrator"}
 	s.ownerID = s.insertUserLocked(owner, now)
+	s.users[s.ownerID].visibleAt = time.Time{} // seeded state is old: visible at once
 	s.groups[s.defaultGID].CreatorID = s.ownerID
 	s.mu.Unlock()
 	return s
@@ -251,8 +261,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if opts.Latency > 0 {
-		t := time.NewTimer(opts.Latency)
+	api := isInstancePath(r.URL.Path)
+	delay := opts.Latency
+	if api {
+		delay += opts.InstanceLatency
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
@@ -261,10 +276,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if opts.RateLimit > 0 {
-		ok, remaining, reset := s.limiter.allow(opts.Now(), opts.RateLimit, opts.RateWindow)
+	limit, limiter := opts.RateLimit, &s.limiter
+	if api {
+		limit, limiter = opts.InstanceRateLimit, &s.instLimiter
+	}
+	if limit > 0 {
+		ok, remaining, reset := limiter.allow(opts.Now(), limit, opts.RateWindow)
 		if opts.RateLimitHeaders == "all" || (!ok && opts.RateLimitHeaders == "429") {
-			setRateHeaders(sw.Header(), opts.RateLimit, remaining, reset)
+			setRateHeaders(sw.Header(), limit, remaining, reset)
 		}
 		if !ok {
 			s.stats.rateLimited.Add(1)
@@ -272,8 +291,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" || strings.HasSuffix(route, " "+TokenRoute) {
-		if s.serveFault(sw, r, opts, route, h) {
+	if api || strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" || strings.HasSuffix(route, " "+TokenRoute) {
+		if s.serveFault(sw, r, opts, route, h, api) {
 			return
 		}
 	}
@@ -326,21 +345,10 @@ func bearer(r *http.Request) (string, bool) {
 func (s *Sim) route(r *http.Request) (string, handler) {
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	type alt struct {
-		method string
-		h      handler
-	}
-	pick := func(tmpl string, alts ...alt) (string, handler) {
-		var allow []string
-		for _, a := range alts {
-			if r.Method == a.method {
-				return r.Method + " " + tmpl, a.h
-			}
-			allow = append(allow, a.method)
-		}
-		return r.Method + " " + tmpl, func(w http.ResponseWriter, r *http.Request, opts Options) {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, r, opts, http.StatusMethodNotAllowed, "Request method '"+r.Method+"' not supported")
+	pick := func(tmpl string, alts ...alt) (string, handler) { return pickRoute(r, tmpl, alts...) }
+	if len(seg) > 0 && seg[0] == "api" {
+		if tmpl, h, ok := s.instanceRoute(r, seg); ok {
+			return tmpl, h
 		}
 	}
 	switch {
@@ -361,6 +369,27 @@ func (s *Sim) route(r *http.Request) (string, handler) {
 	}
 	return r.Method + " (unknown)", func(w http.ResponseWriter, r *http.Request, opts Options) {
 		writeError(w, r, opts, http.StatusNotFound, "No handler found for "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// alt is one method a route answers.
+type alt struct {
+	method string
+	h      handler
+}
+
+// pickRoute chooses the handler for the request's method among alts, or a 405 handler.
+func pickRoute(r *http.Request, tmpl string, alts ...alt) (string, handler) {
+	var allow []string
+	for _, a := range alts {
+		if r.Method == a.method {
+			return r.Method + " " + tmpl, a.h
+		}
+		allow = append(allow, a.method)
+	}
+	return r.Method + " " + tmpl, func(w http.ResponseWriter, r *http.Request, opts Options) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, opts, http.StatusMethodNotAllowed, "Request method '"+r.Method+"' not supported")
 	}
 }
 
