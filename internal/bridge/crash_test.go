@@ -99,7 +99,7 @@ func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		f.mu.Unlock()
 		return nil, errKilled
 	}
-	if !f.armed || !strings.HasPrefix(req.URL.Path, "/v1/") {
+	if !f.armed || !(strings.HasPrefix(req.URL.Path, "/v1/") || strings.HasPrefix(req.URL.Path, "/api/")) {
 		f.mu.Unlock()
 		return f.base.RoundTrip(req)
 	}
@@ -200,6 +200,14 @@ func (e *crashEnv) start() {
 		Mapping:       mapping.Options{Roles: mapping.NewRoles(nil), DefaultRole: "Participant", HideDefaultGroup: true},
 		MemberWorkers: 1, // one membership call at a time: call k is the same call in every run
 		Logger:        zerolog.Nop(),
+	}
+	if e.sc.instance {
+		// Domo's instance APIs, through the same faulty network as v1.
+		if cfg.Instance, err = domo.NewInstance(domo.InstanceConfig{URL: e.simURL, AccessToken: so.AccessToken,
+			RatePerMinute: 600000, MaxAttempts: 1, MaxWait: 2 * time.Second, Logger: zerolog.Nop(),
+			HTTPClient: &http.Client{Transport: ft, Timeout: 10 * time.Second}}); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	if e.sc.bridge != nil {
 		e.sc.bridge(&cfg)
@@ -413,8 +421,9 @@ func (e *crashEnv) outcome() outcome {
 		if u.ID == e.sim.OwnerID() {
 			continue
 		}
-		o.Tenant["user "+u.Email] = fmt.Sprintf("name=%q role=%s/%d title=%q phone=%q alt=%q tz=%q locale=%q emp=%q dept=%q",
-			u.Name, u.Role, u.RoleID, u.Title, u.Phone, u.AlternateEmail, u.Timezone, u.Locale, u.EmployeeID, u.Department)
+		o.Tenant["user "+u.Email] = fmt.Sprintf("name=%q role=%s/%d title=%q phone=%q alt=%q tz=%q locale=%q emp=%q dept=%q hired=%q reportsTo=%v attributes=%v",
+			u.Name, u.Role, u.RoleID, u.Title, u.Phone, u.AlternateEmail, u.Timezone, u.Locale, u.EmployeeID, u.Department,
+			u.HireDate, e.name(u.ReportsTo), e.sim.Attributes(u.ID))
 	}
 	for _, g := range e.sim.GroupsSnapshot() {
 		if g.Deleted || g.Default {
@@ -537,6 +546,8 @@ type crashScenario struct {
 	lookup string // for a create: the IdP's lookup before it creates again
 	// gone: the operation ends with the resource gone, so an IdP's retry that gets 404 is done.
 	gone bool
+	// instance: the bridge also has Domo's instance APIs (identity attributes, bulk membership).
+	instance bool
 }
 
 const crashUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s","externalId":"ext-%s",
@@ -638,6 +649,34 @@ func crashScenarios() []crashScenario {
 			op: request{"PATCH", "/Groups/${g}", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
 				{"op":"replace","path":"displayName","value":"Team 2"},
 				{"op":"add","path":"members","value":[{"value":"${c}","display":"C"}]},
+				{"op":"remove","path":"members[value eq \"${a}\"]"}]}`},
+		},
+		{
+			name: "PATCH of custom attributes and a title (instance APIs)", kind: intentUserAttributes, instance: true,
+			setup: func(e *crashEnv) {
+				e.must(request{"POST", "/Users", crashUserBody("cal@example.com", "Privileged")}, "u")
+			},
+			op: request{"PATCH", "/Users/${u}", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"add","path":"urn:ietf:params:scim:schemas:extension:custom:2.0:User:customAttributes","value":[{"key":"region","values":["EMEA"]}]},
+				{"op":"replace","path":"title","value":"Chief"}]}`},
+		},
+		{
+			name: "create with custom attributes and a role by id (instance APIs)", kind: intentUserCreate, instance: true,
+			op: request{"POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:custom:2.0:User"],
+				"userName":"new@example.com","name":{"givenName":"New","familyName":"Comer"},"roles":[{"value":"3"}],
+				"urn:ietf:params:scim:schemas:extension:custom:2.0:User":{"customAttributes":[{"key":"costCenter","values":["CC-7"]}]}}`},
+			lookup: `/Users?filter=` + url.QueryEscape(`userName eq "new@example.com"`),
+		},
+		{
+			name: "PATCH a group: four members in bulk (instance APIs)", kind: intentGroupUpdate, instance: true,
+			setup: func(e *crashEnv) {
+				threeUsers(e)
+				for _, n := range []string{"d", "e"} {
+					e.must(request{"POST", "/Users", crashUserBody(n+"@example.com", "Participant")}, n)
+				}
+			},
+			op: request{"PATCH", "/Groups/${g}", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"add","path":"members","value":[{"value":"${c}"},{"value":"${d}"},{"value":"${e}"}]},
 				{"op":"remove","path":"members[value eq \"${a}\"]"}]}`},
 		},
 		{

@@ -344,6 +344,11 @@ func (b *Bridge) deliverOne(ctx context.Context, id int64, intent store.Intent) 
 	sid := strconv.FormatInt(id, 10)
 	unlock := b.userLocks.lock(sid)
 	defer unlock()
+	if _, updating, err := b.store.Intent(ctx, userKey(id)); err != nil || updating {
+		// An unfinished update of the user is still to write the record the delivery reads:
+		// the delivery waits for it, rather than compare against the record before it.
+		return false
+	}
 	rec, found, err := b.loadUserRecord(ctx, id)
 	if err != nil {
 		return false

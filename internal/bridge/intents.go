@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +36,10 @@ const (
 	intentGroupDelete = "group.delete" // group:<id>: DELETE (emptying the group first if Domo insists)
 )
 
-// IntentKinds lists every kind of intent the bridge writes.
+// IntentKinds lists every kind of intent the bridge writes, the attribute deliveries of the
+// instance APIs (intentUserAttributes, instance_users.go) included.
 func IntentKinds() []string {
-	return []string{intentUserCreate, intentUserUpdate, intentUserDelete, intentGroupCreate, intentGroupUpdate, intentGroupDelete}
+	return []string{intentUserCreate, intentUserUpdate, intentUserDelete, intentGroupCreate, intentGroupUpdate, intentGroupDelete, intentUserAttributes}
 }
 
 func userKey(id int64) string         { return "user:" + strconv.FormatInt(id, 10) }
@@ -178,6 +181,19 @@ func (b *Bridge) dropUnreadable(ctx context.Context, in store.Intent, err error)
 	return nil
 }
 
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// attributesPending reports whether an attribute delivery is still recorded under key.
+func (b *Bridge) attributesPending(ctx context.Context, key string) bool {
+	_, ok, err := b.store.Intent(ctx, key)
+	return ok || err != nil
+}
+
 // lockFor takes the lock that guards the resource an intent key names.
 func (b *Bridge) lockFor(key string) (unlock func()) {
 	kind, rest, _ := strings.Cut(key, ":")
@@ -203,12 +219,26 @@ func (b *Bridge) FinishIntents(ctx context.Context, minAge time.Duration) (finis
 		return 0, 0, fmt.Errorf("list intents: %w", err)
 	}
 	ctx = scim.WithInfo(ctx, &scim.Info{ID: "finish-intents", Token: "scimbridge", Operation: "finish interrupted changes", BaseURL: b.cfg.Mapping.BaseURL})
+	// Attribute deliveries last: what they deliver is read from the user's record, which an
+	// unfinished update of the same user is still to write.
+	slices.SortStableFunc(list, func(a, b store.Intent) int {
+		return cmp.Compare(boolInt(a.Kind == intentUserAttributes), boolInt(b.Kind == intentUserAttributes))
+	})
 	for _, in := range list {
 		if ctx.Err() != nil {
 			return finished, len(list) - finished, ctx.Err()
 		}
 		if in.Kind == intentUserAttributes {
-			continue // pending attribute deliveries: the instance loop's (instance_users.go)
+			// A pending attribute delivery (instance_users.go): delivered under the user's
+			// lock, from what the user's record asks for now.
+			if id, ok := intentUser(in); !ok || b.cfg.Instance == nil {
+				left++
+			} else if b.deliverOne(ctx, id, in); b.attributesPending(ctx, in.Key) {
+				left++
+			} else {
+				finished++
+			}
+			continue
 		}
 		b.pending.add(in.Key)
 		if b.now().Sub(in.Updated) < minAge {

@@ -436,13 +436,8 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 	if err != nil {
 		return nil, err
 	}
-	// The identity API's part first: Domo refusing it (400) then leaves everything unwritten;
-	// a delivery it cannot make now stays pending (an intent of its own) and the update goes on.
 	plan, err := b.planAttributes(ctx, next, &rec.Shadow)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.deliverBeforeWrite(ctx, id, plan, newRec); err != nil {
 		return nil, err
 	}
 	if b.refusesUndocumented() {
@@ -459,39 +454,59 @@ func (b *Bridge) updateUser(ctx context.Context, id int64, sid string, apply sci
 		b.auditEvent(ctx, store.AuditEvent{Resource: kindUser, ResourceID: sid, Fields: []string{"active"}, Outcome: "ok: active " + strconv.FormatBool(next.Active) + " (policy " + b.cfg.Policy + ")"})
 	}
 
-	if len(changed) == 0 && !moves.any() {
-		// Nothing for Domo: the record alone changes, in one store write.
-		newRec.Shadow.Rebase(d)
-		distrustRole(&newRec.Shadow, d, upd.User)
-		if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) || newRec.Hidden != rec.Hidden {
-			newRec.Shadow.Modified = b.now().UTC()
-			if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
-				return nil, scim.Unavailable(intentRetry, "the bridge's state database is unavailable; nothing was changed; retry later", err)
+	// Anything for Domo is recorded as a plan before the first write, the identity API's
+	// part included. That part goes first: Domo refusing it (400) leaves everything unwritten;
+	// a delivery it cannot make now stays pending (an intent of its own, read from the record
+	// this plan writes) and the update goes on.
+	var in store.Intent
+	p := userPlan{ID: id, Write: &upd.User, Clear: upd.Clear, Fields: changed, Leave: moves.leave, Join: moves.join, Record: newRec}
+	if len(changed) > 0 || moves.any() || (plan != nil && len(plan.changes) > 0) {
+		if in, err = b.record(ctx, userKey(id), intentUserUpdate, p); err != nil {
+			return nil, err
+		}
+		delivered := newRec.Shadow.Delivered
+		if err := b.deliverBeforeWrite(ctx, id, plan, newRec); err != nil {
+			b.done(ctx, in)
+			return nil, err
+		}
+		if !maps.EqualFunc(delivered, newRec.Shadow.Delivered, slices.Equal) && (len(changed) > 0 || moves.any()) {
+			// What Domo now holds goes into the plan, so that finishing it records it.
+			if err := b.update(ctx, &in, p); err != nil {
+				return nil, err
 			}
 		}
-		b.noteHidden(d.Email, id, newRec.Hidden)
-		if newRec.Hidden {
-			b.index.DeleteUser(id)
+	}
+	if len(changed) > 0 || moves.any() {
+		resp, done, err := b.runUserUpdate(ctx, in, &p, d)
+		if err != nil {
+			return nil, err
+		}
+		if done.Hidden {
 			return nil, nil
 		}
-		b.index.PutUser(b.entry(d, newRec, b.cfg.Mapping))
-		_, out := b.view(ctx, d, newRec)
+		_, out := b.view(ctx, resp, done)
 		return out, nil
 	}
 
-	p := userPlan{ID: id, Write: &upd.User, Clear: upd.Clear, Fields: changed, Leave: moves.leave, Join: moves.join, Record: newRec}
-	in, err := b.record(ctx, userKey(id), intentUserUpdate, p)
-	if err != nil {
-		return nil, err
+	// Nothing for Domo's v1: the record alone changes, in one store write.
+	newRec.Shadow.Rebase(d)
+	distrustRole(&newRec.Shadow, d, upd.User)
+	if !mapping.ShadowEqual(&rec.Shadow, &newRec.Shadow) || !savedEqual(rec.Saved, newRec.Saved) || newRec.Hidden != rec.Hidden {
+		newRec.Shadow.Modified = b.now().UTC()
+		if err := b.saveUserRecord(ctx, id, newRec, newRec.Shadow.ExternalID); err != nil {
+			return nil, scim.Unavailable(intentRetry, "the bridge's state database is unavailable; retry later", err)
+		}
 	}
-	resp, done, err := b.runUserUpdate(ctx, in, &p, d)
-	if err != nil {
-		return nil, err
+	if in.Key != "" {
+		b.done(ctx, in)
 	}
-	if done.Hidden {
+	b.noteHidden(d.Email, id, newRec.Hidden)
+	if newRec.Hidden {
+		b.index.DeleteUser(id)
 		return nil, nil
 	}
-	_, out := b.view(ctx, resp, done)
+	b.index.PutUser(b.entry(d, newRec, b.cfg.Mapping))
+	_, out := b.view(ctx, d, newRec)
 	return out, nil
 }
 
