@@ -88,6 +88,9 @@ type Bridge struct {
 	hiddenEmail map[string]int64
 	paused      *pauseState // nil when not paused
 	breaker     breakerState
+
+	drift         atomic.Pointer[DriftReport] // of the last index load (drift.go)
+	progressEvery time.Duration               // between a load's progress lines (load.go)
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.
@@ -130,6 +133,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg: cfg, domo: cfg.Domo, store: cfg.Store, index: cfg.Index,
 		log: cfg.Logger.With().Str("component", "bridge").Logger(), now: cfg.Now,
 		protected: map[int64]bool{}, protEmail: map[string]bool{}, hiddenEmail: map[string]int64{},
+		progressEvery: defaultProgressEvery,
 	}
 	b.inst.init(cfg.Mapping.Roles)
 	for _, p := range cfg.ProtectedUsers {
