@@ -41,7 +41,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-
 // zeroRoute creates the server-error series of a route at zero: the IdP's 500s and 503s are
 // what alerts watch.
 func (m *Metrics) zeroRoute(method, route string) {
