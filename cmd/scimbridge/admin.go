@@ -83,6 +83,12 @@ func admin(ctx context.Context, name string, args []string, getenv func(string) 
 }
 
 func parseAdminFlags(name string, cmd adminCommand, args []string, getenv func(string) string, stderr io.Writer) (adminOptions, error) {
+	return parseAdminFlagsWith(name, cmd, args, getenv, stderr, nil)
+}
+
+// parseAdminFlagsWith is parseAdminFlags for a command with flags of its own, which extra
+// defines.
+func parseAdminFlagsWith(name string, cmd adminCommand, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (adminOptions, error) {
 	var o adminOptions
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -102,6 +108,9 @@ func parseAdminFlags(name string, cmd adminCommand, args []string, getenv func(s
 	fs.BoolVar(&o.json, "json", false, "print the bridge's status as JSON")
 	if name == "pause" {
 		fs.StringVar(&o.reason, "reason", "", "why, for the status and the log (e.g. an incident number)")
+	}
+	if extra != nil {
+		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -15,11 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scimbridge/scimbridge/internal/bridge"
 	"github.com/scimbridge/scimbridge/internal/store"
 )
-
-// auditPage is how many events one store query reads while scanning for a user or token.
-const auditPage = 1000
 
 type auditOptions struct {
 	state        string
@@ -142,64 +140,9 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (2025-06-01T12:00:00Z), a date (2025-06-01) or an age (24h, 7d)", s)
 }
 
-// auditEvents returns the newest o.limit matching events, newest first. A user's membership
-// changes are recorded against the group (the Domo call names the user), and the store filters
-// by resource only, so a user or token filter scans the time range page by page.
+// auditEvents returns the newest o.limit matching events, newest first.
 func auditEvents(ctx context.Context, st store.Store, o auditOptions) ([]store.AuditEvent, error) {
-	f := store.AuditFilter{Since: o.since, Until: o.until, Limit: o.limit}
-	if o.group != "" {
-		f.Resource, f.ResourceID = "Group", o.group
-	}
-	match := func(e store.AuditEvent) bool {
-		if o.token != "" && e.Token != o.token {
-			return false
-		}
-		if o.user != "" && !(e.Resource == "User" && e.ResourceID == o.user) && !strings.HasSuffix(e.DomoCall, "/users/"+o.user) {
-			return false
-		}
-		return true
-	}
-	if o.user == "" && o.token == "" {
-		return st.AuditEvents(ctx, f)
-	}
-	var out []store.AuditEvent
-	seen := map[int64]bool{}
-	page := o.page
-	if page <= 0 {
-		page = auditPage
-	}
-	f.Limit = page
-	for {
-		events, err := st.AuditEvents(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		fresh := 0
-		for _, e := range events {
-			if seen[e.ID] {
-				continue
-			}
-			seen[e.ID], fresh = true, fresh+1
-			if match(e) {
-				out = append(out, e)
-				if len(out) == o.limit {
-					return out, nil
-				}
-			}
-		}
-		if len(events) < page {
-			return out, nil
-		}
-		// The next page ends at the oldest time seen, inclusive, so events that share that
-		// instant are not skipped. A page with nothing new is one instant holding more events
-		// than a page: read it again with a larger page.
-		if fresh == 0 {
-			page *= 2
-			f.Limit = page
-			continue
-		}
-		f.Until = events[len(events)-1].Time.Add(time.Nanosecond)
-	}
+	return bridge.SearchAudit(ctx, st, bridge.AuditQuery{Since: o.since, Until: o.until, User: o.user, Group: o.group, Token: o.token, Limit: o.limit, Page: o.page})
 }
 
 // auditJSON is an event as `audit --json` prints it.
@@ -243,7 +186,7 @@ func writeAuditTable(w io.Writer, events []store.AuditEvent) {
 			fields = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05.000"),
-			dash(e.Token), dash(e.RequestID), dash(e.Operation), e.DomoCall, fields, oneLine(e.Outcome))
+			dash(e.Token), dash(e.RequestID), dash(e.Operation), dash(e.DomoCall), fields, oneLine(e.Outcome))
 	}
 	tw.Flush()
 }

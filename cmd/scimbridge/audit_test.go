@@ -239,3 +239,51 @@ func TestAuditScanPages(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditNonDomoEvents: events without a Domo call (an operator's switch, a deactivation
+// under mark, a refused deprovision) are listed like writes, with "-" for the Domo call, found
+// by user and token, and kept empty in JSON.
+func TestAuditNonDomoEvents(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []store.AuditEvent{
+		{Token: "oncall", RequestID: "r1", Operation: "POST /admin/v1/pause", Resource: "Bridge", Fields: []string{"paused"}, Outcome: "ok: INC-42"},
+		{Token: "okta", RequestID: "r2", Operation: "PATCH /Users/77", Resource: "User", ResourceID: "77", Fields: []string{"active"}, Outcome: "ok"},
+		{Token: "okta", RequestID: "r3", Operation: "PATCH /Users/78", Resource: "User", ResourceID: "78", Fields: []string{"active"}, Outcome: "refused: breaker open"},
+	} {
+		if err := st.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	out, err := runAudit(t, "--state", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("table:\n%s\nwant a header and 3 events", out)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 8 || f[2] != "oncall" || f[6] != "-" || f[8] != "ok:" {
+		t.Errorf("pause row = %q, want token oncall and Domo call -", lines[1])
+	}
+	out, err = runAudit(t, "--state", path, "--user", "78", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := decodeAuditLines(t, out)
+	if len(evs) != 1 || evs[0].RequestID != "r3" || evs[0].DomoCall != "" || evs[0].Outcome != "refused: breaker open" {
+		t.Errorf("--user 78 = %+v, want the refused deprovision with an empty domoCall", evs)
+	}
+	out, err = runAudit(t, "--state", path, "--token", "oncall", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := decodeAuditLines(t, out); len(evs) != 1 || evs[0].Operation != "POST /admin/v1/pause" {
+		t.Errorf("--token oncall = %+v, want the pause", evs)
+	}
+}

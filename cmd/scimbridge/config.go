@@ -21,6 +21,7 @@ import (
 // Config is everything `serve` reads from flags and the environment.
 type Config struct {
 	Addr          string
+	OpsAddr       string
 	Tokens        []scim.Token
 	DomoAPIURL    string
 	DomoClientID  string
@@ -74,6 +75,7 @@ type setting struct {
 
 var settings = []setting{
 	{"addr", "SCIMBRIDGE_ADDR", ":8080", "listen address", false, func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"ops-addr", "SCIMBRIDGE_OPS_ADDR", "", "listen address of the operator's side (/metrics, /admin/v1, the /ui/ status page), which SCIMBRIDGE_ADDR then no longer serves; empty serves everything on SCIMBRIDGE_ADDR", false, func(c *Config, v string) error { c.OpsAddr = v; return nil }},
 	{"token", "SCIMBRIDGE_TOKEN", "", "bearer token(s) the IdP must present, comma- or newline-separated; each may be named as name:token", true, tokenSetting(scim.RoleProvision)},
 	{"readonly-token", "SCIMBRIDGE_READONLY_TOKEN", "", "read-only bearer token(s) (GET only) for auditors and monitors, same format", true, tokenSetting(scim.RoleReadOnly)},
 	{"admin-token", "SCIMBRIDGE_ADMIN_TOKEN", "", "operator bearer token(s) for /admin/v1 (pause, resume, breaker reset) and the pause, resume, breaker-reset and status commands, same format; they cannot provision", true, tokenSetting(scim.RoleOperator)},
@@ -322,6 +324,10 @@ func (c Config) Validate() error {
 	_, tokErr := scim.NewTokens(c.Tokens)
 	u, urlErr := url.Parse(c.DomoAPIURL)
 	_, _, addrErr := net.SplitHostPort(c.Addr)
+	var opsErr error
+	if c.OpsAddr != "" {
+		_, _, opsErr = net.SplitHostPort(c.OpsAddr)
+	}
 	checks := []struct {
 		bad bool
 		msg string
@@ -332,6 +338,8 @@ func (c Config) Validate() error {
 		{c.DomoSecret == "", "no Domo client secret: set SCIMBRIDGE_DOMO_CLIENT_SECRET (or SCIMBRIDGE_DOMO_CLIENT_SECRET_FILE)"},
 		{urlErr != nil || u.Scheme == "" || u.Host == "", "SCIMBRIDGE_DOMO_API_URL must be an absolute URL"},
 		{addrErr != nil, fmt.Sprintf("SCIMBRIDGE_ADDR %q is not host:port", c.Addr)},
+		{opsErr != nil, fmt.Sprintf("SCIMBRIDGE_OPS_ADDR %q is not host:port", c.OpsAddr)},
+		{c.OpsAddr != "" && c.OpsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0"), "SCIMBRIDGE_OPS_ADDR must differ from SCIMBRIDGE_ADDR"},
 		{c.State == "", "SCIMBRIDGE_STATE must name a file or a postgres:// URL"},
 		{c.DomoRateLimit < 10, "SCIMBRIDGE_DOMO_RATE_LIMIT must be at least 10 requests a minute"},
 		{c.DomoMaxWait < 0, "SCIMBRIDGE_DOMO_MAX_WAIT must not be negative"},

@@ -194,14 +194,20 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 
   SCIM base URL:   %s
   Bearer token:    %s
-  Domo simulator:  %s (client id %s)
+  Status page:     %s/ui/ (sign in with the operator token %s)
+  Domo simulator:  %s
+    client id:     %s
+    client secret: %s
   Instance APIs:   %s
 
 Try:
   curl -s -H "Authorization: Bearer %s" "%s/Users?count=2"
   SCIMBRIDGE_ADMIN_TOKEN=%s scimbridge status --url %s
+  SCIMBRIDGE_DOMO_API_URL=%s SCIMBRIDGE_DOMO_CLIENT_ID=%s SCIMBRIDGE_DOMO_CLIENT_SECRET=%s SCIMBRIDGE_TOKEN=%s SCIMBRIDGE_STATE=%s scimbridge check
 
 Stop with Ctrl-C.
-`, o.seedUsers, state, base, o.token, simURL, opts.ClientID, instance, o.token, base, o.adminToken, addr)
+`, o.seedUsers, state, base, o.token, addr, o.adminToken, simURL, opts.ClientID, opts.ClientSecret, instance,
+			o.token, base, o.adminToken, addr,
+			simURL, opts.ClientID, opts.ClientSecret, o.token, state)
 	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -45,11 +46,17 @@ func TestDemo(t *testing.T) {
 			if v, ok := strings.CutPrefix(line, "Bearer token:"); ok {
 				got["token"] = strings.TrimSpace(v)
 			}
+			if v, ok := strings.CutPrefix(line, "client secret:"); ok {
+				got["secret"] = strings.TrimSpace(v)
+			}
 			if v, ok := strings.CutPrefix(line, "Instance APIs:"); ok {
 				got["instance"] = strings.TrimSpace(v)
 			}
 			if strings.HasPrefix(line, "SCIMBRIDGE_ADMIN_TOKEN=") {
 				got["status"] = line
+			}
+			if strings.HasPrefix(line, "SCIMBRIDGE_DOMO_API_URL=") {
+				got["check"] = line
 				banner <- got
 			}
 		}
@@ -111,6 +118,21 @@ func TestDemo(t *testing.T) {
 	out, err := runAdmin(t, map[string]string{"SCIMBRIDGE_ADMIN_TOKEN": tok}, fields[2:]...)
 	if err != nil || !strings.Contains(out, "paused    no") {
 		t.Fatalf("%s: %v\n%s", got["status"], err, out)
+	}
+
+	// The printed check command, with the simulator's client id and secret, passes.
+	env := map[string]string{}
+	fields = strings.Fields(got["check"])
+	for _, f := range fields[:len(fields)-2] {
+		k, v, _ := strings.Cut(f, "=")
+		env[k] = v
+	}
+	if got["secret"] == "" || env["SCIMBRIDGE_DOMO_CLIENT_SECRET"] != got["secret"] || strings.Join(fields[len(fields)-2:], " ") != "scimbridge check" {
+		t.Fatalf("check line %q, secret %q", got["check"], got["secret"])
+	}
+	var checkOut bytes.Buffer
+	if err := run(context.Background(), []string{"scimbridge", "check"}, func(k string) string { return env[k] }, &checkOut, io.Discard); err != nil {
+		t.Fatalf("%s: %v\n%s", got["check"], err, checkOut.String())
 	}
 }
 

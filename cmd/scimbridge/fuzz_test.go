@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 )
 
 // fzMethods are the methods a fuzzed request may use.
@@ -37,16 +40,8 @@ func FuzzSCIMRequest(f *testing.F) {
 	for _, s := range fzSeeds(f) {
 		f.Add(s.method, s.target, s.body)
 	}
-	ctx := context.Background()
-	r, err := startLoad(ctx, loadOptions{
-		users: 1, groups: 1, seedUsers: 3, concurrency: 2, deprovision: "mark",
-		seed: 11, attempts: 1, maxRetryWait: time.Second, timeout: time.Hour,
-	}, noEnv)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(r.close)
-	uid, gid := fzSetUp(f, r)
+	scimBase := fzStart(f)
+	uid, gid := fzSetUp(f, scimBase)
 	f.Fuzz(func(t *testing.T, m uint8, target string, body []byte) {
 		target = strings.NewReplacer("{uid}", uid, "{gid}", gid).Replace(target)
 		raw := bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("{uid}"), []byte(uid)), []byte("{gid}"), []byte(gid))
@@ -54,16 +49,16 @@ func FuzzSCIMRequest(f *testing.F) {
 			target = "/" + target
 		}
 		method := fzMethods[int(m)%len(fzMethods)]
-		req, err := http.NewRequest(method, r.d.scim+target, bytes.NewReader(raw))
+		req, err := http.NewRequest(method, scimBase+target, bytes.NewReader(raw))
 		if err != nil {
 			return // not a request a client can send
 		}
 		// A client would escape what the request line cannot carry; unescaped, Go's HTTP server
 		// answers 400 before the bridge sees the request.
 		req.URL.RawQuery = fzEscape(req.URL.RawQuery)
-		req.Header.Set("Authorization", "Bearer "+loadToken)
+		req.Header.Set("Authorization", "Bearer "+fzToken)
 		req.Header.Set("Content-Type", "application/scim+json")
-		resp, err := r.d.hc.Do(req)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: no answer: %v", method, target, err)
 		}
@@ -158,24 +153,93 @@ func fzSeeds(f *testing.F) []fzSeed {
 	return seeds
 }
 
+// fzToken is the fuzzed bridge's provisioning token.
+const fzToken = "scimbridge-fuzz-token-0123456789"
+
+// fzStart runs serve's bridge in front of a seeded simulator for the whole fuzz run and
+// returns its SCIM base URL once it is ready. The breaker is off and the budget unbounded:
+// fuzzed deactivations must not turn into deliberate 503s.
+func fzStart(f *testing.F) string {
+	f.Helper()
+	sim := domosim.New(domosim.Options{Seed: 11})
+	sim.SeedUsers(3)
+	simSrv := httptest.NewServer(sim)
+	f.Cleanup(simSrv.Close)
+	opts := sim.Options()
+	env := map[string]string{
+		"SCIMBRIDGE_ADDR":               "127.0.0.1:0",
+		"SCIMBRIDGE_TOKEN":              "fuzz:" + fzToken,
+		"SCIMBRIDGE_DOMO_API_URL":       simSrv.URL,
+		"SCIMBRIDGE_DOMO_CLIENT_ID":     opts.ClientID,
+		"SCIMBRIDGE_DOMO_CLIENT_SECRET": opts.ClientSecret,
+		"SCIMBRIDGE_STATE":              filepath.Join(f.TempDir(), "state.db"),
+		"SCIMBRIDGE_BREAKER_MAX":        "0",
+		"SCIMBRIDGE_DOMO_RATE_LIMIT":    "1000000",
+	}
+	cfg, err := loadConfig("serve", nil, func(k string) string { return env[k] })
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addr := make(chan string, 1)
+	go func() {
+		done <- serveWith(ctx, cfg, newLogger(cfg, io.Discard), io.Discard, func(a string) { addr <- a })
+	}()
+	f.Cleanup(func() { cancel(); <-done })
+	var base string
+	select {
+	case base = <-addr:
+	case err := <-done:
+		f.Fatalf("bridge exited: %v", err)
+	case <-time.After(30 * time.Second):
+		f.Fatal("bridge did not listen")
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base + "/scim/v2"
+			}
+		}
+		if time.Now().After(deadline) {
+			f.Fatal("bridge never became ready")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a readiness wait
+	}
+}
+
 // fzSetUp creates the user and the group that {uid} and {gid} name.
-func fzSetUp(f *testing.F, r *loadRun) (uid, gid string) {
-	ctx := context.Background()
-	u, err := r.d.do(ctx, "POST /Users", http.MethodPost, "/Users", map[string]any{
-		"schemas": []string{urnUser}, "userName": "fuzz.target@" + loadDomain,
+func fzSetUp(f *testing.F, scimBase string) (uid, gid string) {
+	f.Helper()
+	post := func(path string, body map[string]any) map[string]any {
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, scimBase+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+fzToken)
+		req.Header.Set("Content-Type", "application/scim+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			f.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+			f.Fatalf("POST %s = %d %v %v", path, resp.StatusCode, out, err)
+		}
+		return out
+	}
+	u := post("/Users", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "fuzz.target@load.example",
 		"name": map[string]any{"givenName": "Fuzz", "familyName": "Target"}, "active": true,
 	})
-	if err != nil || u.status != http.StatusCreated {
-		f.Fatalf("create the fuzz user: %d %v", u.status, err)
-	}
-	g, err := r.d.do(ctx, "POST /Groups", http.MethodPost, "/Groups", map[string]any{
-		"schemas": []string{urnGroup}, "displayName": "Fuzz Team", "members": []any{map[string]any{"value": u.body["id"]}},
+	g := post("/Groups", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Fuzz Team", "members": []any{map[string]any{"value": u["id"]}},
 	})
-	if err != nil || g.status != http.StatusCreated {
-		f.Fatalf("create the fuzz group: %d %v", g.status, err)
-	}
-	uid, _ = u.body["id"].(string)
-	gid, _ = g.body["id"].(string)
+	uid, _ = u["id"].(string)
+	gid, _ = g["id"].(string)
 	return uid, gid
 }
 

@@ -3,179 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"net/url"
-	"strconv"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/scimbridge/scimbridge/internal/domo/domosim"
 	"github.com/scimbridge/scimbridge/internal/pglocal/pgtest"
 )
 
-// tinyLoad is a run small enough for a unit test, with the rate limit on and 5xx injected (a
-// share of them after the write took effect) so that retries and lost answers happen.
-func tinyLoad() loadOptions {
-	return loadOptions{
-		users: 14, groups: 3, seedUsers: 5, concurrency: 6,
-		rateLimit: 6000, fail5xx: 0.05, fail5xxAfter: 0.3, deprovision: "mark",
-		seed: 7, attempts: 8, maxRetryWait: 2 * time.Second, timeout: 2 * time.Minute,
-	}
-}
-
 func noEnv(string) string { return "" }
-
-func TestLoadIsConsistent(t *testing.T) {
-	for _, policy := range []string{"mark", "demote", "delete"} {
-		t.Run(policy, func(t *testing.T) {
-			t.Parallel()
-			o := tinyLoad()
-			o.deprovision = policy
-			rep, err := runLoad(context.Background(), o, noEnv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !rep.Consistent() {
-				t.Fatalf("consistency check failed:\n%s", strings.Join(rep.Problems, "\n"))
-			}
-			if rep.ByStatus[http.StatusInternalServerError] != 0 {
-				t.Errorf("the bridge answered 500 %d times", rep.ByStatus[http.StatusInternalServerError])
-			}
-			// More 201s than users and groups would be a duplicate; fewer happen when a lost
-			// answer made the IdP link on 409.
-			if got, most := rep.ByStatus[http.StatusCreated], o.users+o.groups; got == 0 || got > most {
-				t.Errorf("201 answers = %d, want 1..%d", got, most)
-			}
-			if rep.UsersUncertain == 0 && rep.UsersExpected+rep.UsersDeleted != o.users {
-				t.Errorf("users accounted for = %d live + %d deleted, want %d", rep.UsersExpected, rep.UsersDeleted, o.users)
-			}
-			if rep.GroupsChecked != o.groups || (policy == "mark" && rep.MembershipsTotal == 0) {
-				t.Errorf("checked %d groups with %d memberships, want %d groups with members", rep.GroupsChecked, rep.MembershipsTotal, o.groups)
-			}
-			assertOpsCounted(t, rep, o)
-		})
-	}
-}
-
-// assertOpsCounted checks that the Domo calls of each operation were attributed from the
-// access log, and that the figures the design promises hold: a userName match costs Domo
-// nothing, a create at least one call.
-func assertOpsCounted(t *testing.T, rep *loadReport, o loadOptions) {
-	t.Helper()
-	ops := map[string]opStats{}
-	for _, s := range rep.Ops {
-		ops[s.Op] = s
-		if s.WithCounts == 0 {
-			t.Errorf("%s: no access-log line matched its %d requests", s.Op, s.Count)
-		}
-	}
-	for _, op := range []string{"POST /Users", "GET /Users?filter=userName eq", "PATCH /Groups/{id} add member", "PUT /Users/{id}", "PATCH /Users/{id} profile"} {
-		if ops[op].Count == 0 {
-			t.Errorf("no %q requests were sent", op)
-		}
-	}
-	if s := ops["GET /Users?filter=userName eq"]; s.DomoCalls != 0 {
-		t.Errorf("userName matches made %d Domo calls; they are answered from the index", s.DomoCalls)
-	}
-	if s := ops["POST /Users"]; s.DomoCalls < int64(o.users) {
-		t.Errorf("creates made %d Domo calls for %d users", s.DomoCalls, o.users)
-	}
-}
-
-// TestLoadDetectsInconsistency proves the check can fail: after the traffic, Domo is changed
-// behind the bridge's back in each way the check must notice.
-func TestLoadDetectsInconsistency(t *testing.T) {
-	tests := []struct {
-		name   string
-		tamper func(t *testing.T, sim *domosim.Sim, w *world)
-		want   string
-	}{
-		{"user lost", func(t *testing.T, sim *domosim.Sim, w *world) {
-			u := liveLoadUser(t, w)
-			if err := sim.DeleteUserDirect(mustID(t, u.id)); err != nil {
-				t.Fatal(err)
-			}
-		}, "lost:"},
-		{"value changed", func(t *testing.T, sim *domosim.Sim, w *world) {
-			u := liveLoadUser(t, w)
-			if err := sim.EditUser(mustID(t, u.id), func(su *domosim.SimUser) { su.Title = "Changed behind the bridge" }); err != nil {
-				t.Fatal(err)
-			}
-		}, "value: Domo title"},
-		{"stray user", func(t *testing.T, sim *domosim.Sim, w *world) {
-			if sim.AddUser(domosim.SimUser{Name: "Stray", Email: "stray." + w.runID + "@" + loadDomain}) == 0 {
-				t.Fatal("stray user not added")
-			}
-		}, "count: Domo holds"},
-		{"extra membership", func(t *testing.T, sim *domosim.Sim, w *world) {
-			g := w.groups[0]
-			for _, u := range w.users {
-				if u.created && !u.deleted && !u.groups[0] {
-					if err := sim.AddMemberDirect(mustID(t, g.id), mustID(t, u.id)); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-			}
-			t.Fatal("every live user is in the first group")
-		}, "membership extra"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			o := tinyLoad()
-			o.users, o.fail5xx, o.rateLimit = 10, 0, 0
-			ctx := context.Background()
-			r, err := startLoad(ctx, o, noEnv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.close()
-			r.drive(ctx)
-			tt.tamper(t, r.sim, r.w)
-			rep, err := r.finish(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Consistent() {
-				t.Fatalf("the check passed after %s", tt.name)
-			}
-			if !strings.Contains(strings.Join(rep.Problems, "\n"), tt.want) {
-				t.Errorf("problems do not mention %q:\n%s", tt.want, strings.Join(rep.Problems, "\n"))
-			}
-			var out bytes.Buffer
-			rep.print(&out)
-			if !strings.Contains(out.String(), "FAIL") {
-				t.Errorf("report does not say FAIL:\n%s", out.String())
-			}
-		})
-	}
-}
-
-func liveLoadUser(t *testing.T, w *world) *wantUser {
-	t.Helper()
-	for _, u := range w.users {
-		if u.created && !u.deleted && u.active && len(u.uncertain) == 0 {
-			return u
-		}
-	}
-	t.Fatal("no live, active load user")
-	return nil
-}
-
-func mustID(t *testing.T, s string) int64 {
-	t.Helper()
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Fatalf("id %q: %v", s, err)
-	}
-	return n
-}
 
 func TestLoadCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"scimbridge", "load", "--users", "6", "--groups", "2", "--seed-users", "2", "--concurrency", "3", "--rate-limit", "0", "--fail-5xx", "0"}
+	args := []string{"scimbridge", "load", "--users", "6", "--groups", "2", "--seed-users", "2", "--concurrency", "3", "--rate-limit", "60000", "--fail-5xx", "0"}
 	if err := run(context.Background(), args, noEnv, &out, &errOut); err != nil {
 		t.Fatalf("load: %v\n%s%s", err, out.String(), errOut.String())
 	}
@@ -184,67 +26,80 @@ func TestLoadCommand(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
-}
-
-func TestLoadFlags(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string // error substring; "" for success
-	}{
-		{nil, ""},
-		{[]string{"--users", "0"}, "--users must be at least 1"},
-		{[]string{"--fail-5xx", "0.9"}, "--fail-5xx must be between 0 and 0.5"},
-		{[]string{"--deprovision", "erase"}, "--deprovision must be mark, demote or delete"},
-		{[]string{"--rate-limit", "10"}, "--rate-limit must be 0 or at least 60"},
-		{[]string{"--concurrency", "0", "--groups", "0"}, "--groups must be at least 1"},
-		{[]string{"extra"}, "unexpected arguments: extra"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			_, err := parseLoadFlags(tt.args, &bytes.Buffer{})
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("error %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
-			}
-		})
+	checkREADMELoadSample(t, out.String())
+	// stderr is not a terminal here: progress comes as whole lines, the last one at the end of
+	// the traffic with every lifecycle done.
+	progress := errOut.String()
+	if !strings.Contains(progress, "load: ") || !strings.Contains(progress, "8/8 lifecycles done") || strings.Contains(progress, "\r") {
+		t.Errorf("progress on stderr:\n%s", progress)
 	}
 }
 
-// TestLoadReplicas: the load over three `serve` processes sharing one PostgreSQL behind the
-// round-robin front, one killed with SIGKILL in the middle: every replica served, the killed
-// one is reported, and the consistency check passes (nothing lost or duplicated).
-func TestLoadReplicas(t *testing.T) {
-	o := tinyLoad()
-	o.users, o.replicas, o.state, o.killAfter = 40, 3, pgtest.URL(t), 1500*time.Millisecond
-	rep, err := runLoad(context.Background(), o, noEnv)
+// checkREADMELoadSample keeps the README's sample of `scimbridge load` true to what the command
+// prints: every line of the sample that is not indented (the headings and summary lines) has
+// the same words as a line of a real run, numbers apart.
+func checkREADMELoadSample(t *testing.T, out string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Consistent() {
-		t.Fatalf("consistency check failed:\n%s", strings.Join(rep.Problems, "\n"))
+	readme := string(raw)
+	i := strings.Index(readme, "$ scimbridge load 2>progress.log\n")
+	j := strings.Index(readme, "$ cat progress.log")
+	if i < 0 || j < i {
+		t.Fatal("README.md has no sample of scimbridge load")
 	}
-	if rep.ByStatus[http.StatusInternalServerError] != 0 {
-		t.Errorf("the bridges answered 500 %d times", rep.ByStatus[http.StatusInternalServerError])
+	sample := readme[i+len("$ scimbridge load 2>progress.log\n") : j]
+	shape := func(line string) string {
+		line = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ms|s\b)?`).ReplaceAllString(line, "N")
+		return strings.Join(strings.Fields(line), " ")
 	}
-	if len(rep.Replicas) != 3 || !rep.Replicas[1].Killed {
-		t.Fatalf("replicas reported: %+v", rep.Replicas)
+	got := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		got[shape(l)] = true
 	}
-	for i, r := range rep.Replicas {
-		if r.Requests == 0 {
-			t.Errorf("replica %d served nothing", i+1)
+	for _, l := range strings.Split(sample, "\n") {
+		if l == "" || strings.HasPrefix(l, " ") {
+			continue
 		}
-	}
-	var out strings.Builder
-	rep.print(&out)
-	if !strings.Contains(out.String(), "killed with SIGKILL") || strings.Contains(out.String(), pgPassword(o.state)) {
-		t.Errorf("report:\n%s", out.String())
+		if !got[shape(l)] {
+			t.Errorf("the README's load sample has %q, which scimbridge load does not print (its output:\n%s)", l, out)
+		}
 	}
 }
 
-func pgPassword(u string) string {
-	p, _ := url.Parse(u)
-	pass, _ := p.User.Password()
-	return pass
+// TestLoadReplicas: `scimbridge load --replicas 3` over one PostgreSQL, the replicas real
+// `serve` processes behind the round-robin front, one killed with SIGKILL in the middle: every
+// replica served, the killed one is reported, the password of the state never shows, and the
+// consistency check passes (nothing lost or duplicated).
+func TestLoadReplicas(t *testing.T) {
+	state := pgtest.URL(t)
+	var out, errOut bytes.Buffer
+	args := []string{"scimbridge", "load", "--users", "40", "--groups", "3", "--seed-users", "5", "--concurrency", "6",
+		"--rate-limit", "6000", "--replicas", "3", "--state", state, "--kill-after", "1500ms"}
+	if err := run(context.Background(), args, noEnv, &out, &errOut); err != nil {
+		t.Fatalf("load: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	report := out.String()
+	for _, want := range []string{"Replicas: 3 `scimbridge serve` processes", "killed with SIGKILL after 1.5s", "of the budget", "Consistency", "PASS"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if u, _ := url.Parse(state); u != nil {
+		if pass, _ := u.User.Password(); strings.Contains(report+errOut.String(), pass) {
+			t.Error("the report shows the state's password")
+		}
+	}
+	// Each replica's row: index, requests, ... Every one served some of the traffic.
+	rows := regexp.MustCompile(`(?m)^\s+([123])\s+([0-9]+)\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+[0-9]+\s`).FindAllStringSubmatch(report, -1)
+	if len(rows) != 3 {
+		t.Fatalf("%d replica rows in the report:\n%s", len(rows), report)
+	}
+	for _, r := range rows {
+		if r[2] == "0" {
+			t.Errorf("replica %s served nothing", r[1])
+		}
+	}
 }

@@ -31,7 +31,8 @@ Usage:
   scimbridge resume           let provisioning writes through again
   scimbridge breaker-reset    close the deprovision breaker
   scimbridge status           show the running bridge's switches and index
-                              (these four: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
+  scimbridge drift            what changed in Domo behind the bridge's back, as of its last index load (--json)
+                              (these five: --url, operator token from SCIMBRIDGE_ADMIN_TOKEN or --token-file)
   scimbridge healthcheck      probe the bridge on loopback (/healthz, --ready for /readyz); for container health checks
   scimbridge load [flags]     drive a bridge and a Domo simulator with IdP-shaped traffic, check consistency
                               (--replicas N: N bridges over one PostgreSQL)
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return audit(ctx, rest, getenv, stdout, stderr)
 	case "pause", "resume", "breaker-reset", "status":
 		return admin(ctx, cmd, rest, getenv, stdout, stderr)
+	case "drift":
+		return driftCommand(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
 	case "load":

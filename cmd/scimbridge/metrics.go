@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -49,7 +51,20 @@ func newDomoMetrics(reg prometheus.Registerer) *domoMetrics {
 		}),
 	}
 	reg.MustRegister(m.calls, m.latency, m.retries, m.throttle, m.wait)
+	// The series alerts and dashboards watch exist from the start, at zero.
+	for _, op := range domoOps {
+		m.calls.WithLabelValues(op, "429")
+		m.retries.WithLabelValues(op, "429")
+		m.retries.WithLabelValues(op, "5xx")
+	}
 	return m
+}
+
+// domoOps are the operations the Domo client names in its hooks.
+var domoOps = []string{
+	"token", "users.list", "users.get", "users.create", "users.update", "users.delete",
+	"groups.list", "groups.get", "groups.create", "groups.update", "groups.delete",
+	"groups.members", "groups.members.add", "groups.members.remove",
 }
 
 func (m *domoMetrics) hooks() domo.Hooks {
@@ -71,8 +86,9 @@ func (m *domoMetrics) hooks() domo.Hooks {
 	}
 }
 
-// registerBridgeMetrics exposes the index's size and age and the operator switches.
-func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridge.Bridge) {
+// registerBridgeMetrics exposes the index's size and age, the operator switches, the drift
+// report and what the binary is.
+func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridge.Bridge, refresh time.Duration, budget int) {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
@@ -98,7 +114,69 @@ func registerBridgeMetrics(reg prometheus.Registerer, idx *index.Index, b *bridg
 			}
 			return 0
 		}),
+		gauge("scimbridge_paused_seconds", "Seconds since an operator paused provisioning; 0 while not paused.", func() float64 {
+			st, err := b.Status(context.Background())
+			if err != nil || st["paused"] != true {
+				return 0
+			}
+			since, err := time.Parse(time.RFC3339, fmt.Sprint(st["pausedSince"]))
+			if err != nil {
+				return 0
+			}
+			return max(time.Since(since).Seconds(), 0)
+		}),
+		gauge("scimbridge_index_refresh_interval_seconds", "How often the index reloads from Domo (SCIMBRIDGE_REFRESH_INTERVAL); 0: never.", func() float64 {
+			return refresh.Seconds()
+		}),
+		gauge("scimbridge_domo_rate_limit_per_minute", "Domo requests a minute the bridge may send (SCIMBRIDGE_DOMO_RATE_LIMIT), for charts of the budget.", func() float64 {
+			return float64(budget)
+		}),
+		driftCollector{b},
+		buildInfo(),
 	)
+}
+
+// driftCollector exposes the last drift report, one series per kind. Before the first report
+// (the first index load from Domo) it has none: zero would claim that nothing drifted.
+type driftCollector struct{ b *bridge.Bridge }
+
+var driftDesc = prometheus.NewDesc("scimbridge_drift_resources",
+	"What changed in Domo behind the bridge's back, as of the last index load, by kind: unmanaged_users, unmanaged_groups, changed_users, orphaned_shadows, foreign_members.",
+	[]string{"kind"}, nil)
+
+func (c driftCollector) Describe(ch chan<- *prometheus.Desc) { ch <- driftDesc }
+
+func (c driftCollector) Collect(ch chan<- prometheus.Metric) {
+	r := c.b.LastDrift()
+	if r == nil {
+		return
+	}
+	for _, k := range bridge.DriftKinds {
+		ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.GaugeValue, float64(r.Counts[k]), k)
+	}
+}
+
+// buildInfo is the constant 1 labelled with what the binary is, the Prometheus convention.
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scimbridge_build_info",
+		Help: "Always 1; labels say which build of scimbridge is running.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version(), runtime.Version()).Set(1)
+	return g
+}
+
+// registerProbeMetrics exposes the Domo token probe: whether the bridge can obtain a token.
+func registerProbeMetrics(reg prometheus.Registerer, p *tokenProbe) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scimbridge_domo_token_failing",
+		Help: "1 while the bridge cannot obtain a Domo token (refused credentials or Domo unreachable), as /readyz reports.",
+	}, func() float64 {
+		if ok, st := p.status(); !ok && st["token"] == "failing" {
+			return 1
+		}
+		return 0
+	}))
 }
 
 // registerInstanceMetrics exposes the bridge's use of Domo's instance APIs: each capability's

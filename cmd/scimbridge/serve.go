@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/mapping"
 	"github.com/scimbridge/scimbridge/internal/scim"
 	"github.com/scimbridge/scimbridge/internal/store"
+	"github.com/scimbridge/scimbridge/internal/ui"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -50,9 +53,45 @@ func newLogger(cfg Config, w io.Writer) zerolog.Logger {
 		lvl = zerolog.InfoLevel
 	}
 	if cfg.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", FormatPrepare: consoleDurations, NoColor: !isTerminal(w)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// durationFields are the log fields that hold durations. JSON logs carry them as milliseconds
+// (zerolog's default, which log pipelines expect); the console log shows them with units.
+var durationFields = []string{"duration", "took", "retry_in", "backoff", "grace", "waited", "window", "retention", "age", "max_age"}
+
+// consoleDurations turns the duration fields of a console log line from milliseconds into
+// Go's notation with units: 12.5ms, 2.1s, 1m30s.
+func consoleDurations(evt map[string]any) error {
+	for _, k := range durationFields {
+		var ms float64
+		switch v := evt[k].(type) {
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				continue
+			}
+			ms = f
+		case float64:
+			ms = v
+		default:
+			continue
+		}
+		evt[k] = time.Duration(ms * float64(time.Millisecond)).String()
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, where the console log may use colours.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // serveWith runs the bridge until ctx ends. listening, when set, receives the bound address
@@ -123,12 +162,25 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	if err := b.LoadSwitches(ctx); err != nil {
 		return fmt.Errorf("read switches from state: %w", err)
 	}
-	registerBridgeMetrics(reg, idx, b)
+	registerBridgeMetrics(reg, idx, b, cfg.RefreshInterval, cfg.DomoRateLimit)
 	registerInstanceMetrics(reg, b)
 	probe := newTokenProbe(func(ctx context.Context) error {
 		_, err := client.Token(ctx)
 		return err
 	}, log.With().Str("component", "readiness").Logger())
+	registerProbeMetrics(reg, probe)
+	page, err := ui.New(ui.Config{
+		Tokens:          tokens,
+		Admin:           b,
+		Gatherer:        reg,
+		Audit:           st,
+		Drift:           b.LastDrift,
+		BudgetPerMinute: cfg.DomoRateLimit,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
 
 	// Replicas sharing the state take their share of the Domo budget before the first Domo
 	// request (the index load), and keep it current in the background.
@@ -142,7 +194,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	stProbe := &stateProbe{st: st, log: log.With().Str("component", "readiness").Logger()}
 
 	var loaded atomic.Bool
-	handler := scim.NewHandler(scim.Config{
+	hcfg := scim.Config{
 		Users:          b.Users(),
 		Groups:         b.Groups(),
 		Tokens:         tokens,
@@ -153,47 +205,70 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		Available:      loaded.Load,
 		Pauser:         b,
 		Admin:          b,
+		UI:             page,
 		BaseURL:        cfg.BaseURL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		RoleNames:      b.RoleNames,
-	})
+	}
+	// One listener for everything, or the SCIM API on SCIMBRIDGE_ADDR and the operator's side
+	// (metrics, admin, status page) on SCIMBRIDGE_OPS_ADDR, which need not be reachable by the IdP.
+	type listener struct {
+		addr, what string
+		handler    http.Handler
+	}
+	listeners := []listener{{cfg.Addr, "SCIM, operator's side and health", scim.NewHandler(hcfg)}}
+	if cfg.OpsAddr != "" {
+		api, ops := scim.NewHandlers(hcfg)
+		listeners = []listener{{cfg.Addr, "SCIM and health", api}, {cfg.OpsAddr, "operator's side (metrics, admin, /ui/) and health", ops}}
+	}
 
 	// Requests run on a context of their own, not ctx: a SIGTERM stops new connections but
 	// lets requests in flight finish; only past the shutdown bound is this context cancelled.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
-	srv := newHTTPServer(handler, log, func(net.Listener) context.Context { return reqCtx })
 	scheme := "http"
+	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
-		tlsCfg, err := newTLSConfig(cfg.TLSCert, cfg.TLSKey, log)
-		if err != nil {
+		if tlsCfg, err = newTLSConfig(cfg.TLSCert, cfg.TLSKey, log); err != nil {
 			return err
 		}
-		srv.TLSConfig = tlsCfg
 		scheme = "https"
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
+	var servers []*http.Server
+	serveErr := make(chan error, len(listeners))
+	var serving sync.WaitGroup
+	for i, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, srv := range servers {
+				_ = srv.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", l.addr, err)
+		}
+		srv := newHTTPServer(l.handler, log, func(net.Listener) context.Context { return reqCtx })
+		srv.TLSConfig = tlsCfg
+		servers = append(servers, srv)
+		serving.Go(func() {
+			var err error
+			if srv.TLSConfig != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		})
+		addr := ln.Addr().String()
+		log.Info().Str("addr", addr).Str("serves", l.what).Strs("tokens", tokens.Names()).Str("deprovision", cfg.Deprovision).Msg("listening")
+		if i == 0 {
+			fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
+			if listening != nil {
+				listening(scheme + "://" + addr)
+			}
 		} else {
-			err = srv.Serve(ln)
+			fmt.Fprintf(stdout, "operator's side listening on %s://%s\n", scheme, addr)
 		}
-		if !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
-		}
-		close(serveErr)
-	}()
-	addr := ln.Addr().String()
-	log.Info().Str("addr", addr).Strs("tokens", tokens.Names()).Str("deprovision", cfg.Deprovision).Msg("listening")
-	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
-	if listening != nil {
-		listening(scheme + "://" + addr)
 	}
 
 	// Load the index behind the listening server: /healthz answers at once, /readyz and the
@@ -204,6 +279,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	bg.Go(func() { probe.run(runCtx) })
 	bg.Go(func() { stProbe.run(runCtx) })
 	bg.Go(func() { shareBudget(runCtx, st, b.ReplicaID(), budgets, replicas, log) })
+	bg.Go(func() { page.Run(runCtx) })
 	bg.Go(func() { pruneAudit(runCtx, st, cfg.AuditRetention, time.Hour, log) })
 	bg.Go(func() {
 		for attempt := 1; ; attempt++ {
@@ -232,12 +308,15 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		if err != nil {
-			runErr = fmt.Errorf("serve: %w", err)
-		}
+		runErr = fmt.Errorf("serve: %w", err)
 	}
 	cancel()
-	shutdown(srv, cancelRequests, cfg.ShutdownTimeout, log)
+	var stopping sync.WaitGroup
+	for _, srv := range servers {
+		stopping.Go(func() { shutdown(srv, cancelRequests, cfg.ShutdownTimeout, log) })
+	}
+	stopping.Wait()
+	serving.Wait()
 	waitBackground(&bg, 5*time.Second, log)
 	// The store closes (deferred above) only now, after the last request and background
 	// write: a clean close checkpoints SQLite's write-ahead log into the file.

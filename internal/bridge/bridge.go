@@ -93,6 +93,9 @@ type Bridge struct {
 	hiddenEmail map[string]int64
 	paused      *pauseState // nil when not paused
 	breaker     breakerState
+
+	drift         atomic.Pointer[DriftReport] // of the last index load (drift.go)
+	progressEvery time.Duration               // between a load's progress lines (load.go)
 }
 
 // New validates the configuration and builds a bridge. It does not call Domo; Start does.
@@ -139,6 +142,7 @@ func New(cfg Config) (*Bridge, error) {
 		log: cfg.Logger.With().Str("component", "bridge").Logger(), now: cfg.Now,
 		protected: map[int64]bool{}, protEmail: map[string]bool{}, hiddenEmail: map[string]int64{},
 		userLocks: keyedLocks{kind: "user", store: cfg.Store}, groupLocks: keyedLocks{kind: "group", store: cfg.Store},
+		progressEvery: defaultProgressEvery,
 	}
 	b.index = sharedIndex{Index: cfg.Index, b: b}
 	b.inst.init(cfg.Mapping.Roles)

@@ -173,6 +173,7 @@ func (b *Bridge) applyGroup(ctx context.Context, in *store.Intent, p *groupPlan,
 	}
 	merr := res.err(ctx)
 	out := groupRecord{GroupShadow: mapping.GroupShadowFor(mapping.Group{DisplayName: g.Name, ExternalID: p.ExternalID, Members: membersOf(final, p.Displays)}, rec.shadow(), b.now())}
+	out.NoteAdded(append(slices.Clone(p.Add), add...), final) // the drift report tells these from members added in Domo
 	if in == nil || in.Kind != intentGroupCreate || !res.retryable() {
 		b.indexGroup(g, &out, append(slices.Clone(final), hidden...))
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/domo"
@@ -372,13 +373,14 @@ func (b *Bridge) load(ctx context.Context, learn bool) error {
 func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	started := b.now()
 	var s *index.Snapshot
+	var drift *DriftReport
 	var err error
 	if learn {
 		err = b.learnOwner(ctx)
 	}
 	var tombs map[int64]time.Time
 	if err == nil {
-		s, tombs, err = b.readAll(ctx)
+		s, tombs, drift, err = b.readAll(ctx)
 	}
 	if err != nil {
 		l.Fail(err)
@@ -391,6 +393,7 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	if b.saveSnapshot(ctx) {
 		b.dropTombstones(ctx, tombs, started)
 	}
+	b.publishDrift(ctx, drift, started)
 	return nil
 }
 
@@ -433,15 +436,19 @@ func (b *Bridge) dropTombstones(ctx context.Context, tombs map[int64]time.Time, 
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
 // (Domo, one call per 500 members of each non-empty group). The index entries are then built
 // on every CPU.
-func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.Time, error) {
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.Time, *DriftReport, error) {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil) // the first failure stops the other sources, and is the one reported
 	var (
 		wg      sync.WaitGroup
 		records map[int64]*userRecord
 		tombs   map[int64]time.Time
-		groups  []index.Group
+		gr      *groupReads
 	)
+	prog := &loadProgress{}
+	ctx = context.WithValue(ctx, loadProgressKey{}, prog)
+	stopProgress := b.logProgress(ctx, prog)
+	defer stopProgress()
 	wg.Go(func() {
 		var err error
 		if records, tombs, err = b.readUserRecords(ctx); err != nil {
@@ -450,7 +457,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.T
 	})
 	wg.Go(func() {
 		var err error
-		if groups, err = b.readGroups(ctx); err != nil {
+		if gr, err = b.readGroups(ctx); err != nil {
 			fail(err)
 		}
 	})
@@ -460,14 +467,17 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.T
 			fail(fmt.Errorf("list Domo users: %w", err))
 			break
 		}
+		prog.users.Add(1)
 		if !b.isProtected(d.ID, d.Email) {
 			rows = append(rows, d)
 		}
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	// The drift report comes from these same reads: it costs Domo nothing more than the load.
+	drift := b.computeDrift(rows, records, gr)
 	hidden := map[string]int64{}
 	for _, d := range rows {
 		if rec := records[d.ID]; rec != nil && rec.Hidden {
@@ -477,7 +487,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.T
 	b.mu.Lock()
 	b.hiddenEmail = hidden
 	b.mu.Unlock()
-	return &index.Snapshot{Users: b.entries(rows, records), Groups: groups}, tombs, nil
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, tombs, drift, nil
 }
 
 // readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
@@ -566,8 +576,25 @@ func (b *Bridge) entries(rows []domo.User, records map[int64]*userRecord) []inde
 	return out[:n]
 }
 
+// groupReads is what a load reads about groups: Domo's groups, the stored shadows and the
+// members of each group (nil for the hidden Default group), in the order of groups.
+type groupReads struct {
+	groups  []domo.Group
+	shadows map[int64]*mapping.GroupShadow
+	members [][]int64
+}
+
+// entries builds the index entries of the groups read.
+func (gr *groupReads) entries(b *Bridge) []index.Group {
+	out := make([]index.Group, len(gr.groups))
+	for i, g := range gr.groups {
+		out[i] = b.groupEntry(g, gr.shadows[g.ID], gr.members[i], b.cfg.Mapping)
+	}
+	return out
+}
+
 // readGroups reads every group, its stored shadow and its members.
-func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
+func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 	shadows := map[int64]*mapping.GroupShadow{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
@@ -584,17 +611,14 @@ func (b *Bridge) readGroups(ctx context.Context) ([]index.Group, error) {
 			return nil, fmt.Errorf("list Domo groups: %w", err)
 		}
 		groups = append(groups, g)
+		progressOf(ctx).groups.Add(1)
 	}
 	b.noteDefaultGroup(ctx, groups)
 	members, err := b.readMembers(ctx, groups)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]index.Group, len(groups))
-	for i, g := range groups {
-		out[i] = b.groupEntry(g, shadows[g.ID], members[i], b.cfg.Mapping)
-	}
-	return out, nil
+	return &groupReads{groups: groups, shadows: shadows, members: members}, nil
 }
 
 // readMembers reads the member lists of groups, MemberWorkers at a time: one call per 500
@@ -616,9 +640,11 @@ func (b *Bridge) readMembers(ctx context.Context, groups []domo.Group) ([][]int6
 					continue
 				}
 				out[i] = ids
+				progressOf(ctx).memberLists.Add(1)
 			}
 		})
 	}
+	progressOf(ctx).groupsListed.Store(true)
 feed:
 	for i, g := range groups {
 		if b.hiddenGroup(g) {
@@ -759,3 +785,54 @@ func (b *Bridge) Ready(ctx context.Context) (bool, map[string]any) {
 // Wait blocks until the background work Start began (the load behind a snapshot) has ended.
 // Callers cancel Start's context first; the store must stay open until Wait returns.
 func (b *Bridge) Wait() { b.bg.Wait() }
+
+// loadProgress counts what a load has read so far, for its progress lines.
+type loadProgress struct {
+	users, groups, memberLists atomic.Int64
+	groupsListed               atomic.Bool
+}
+
+type loadProgressKey struct{}
+
+// progressOf returns the progress counters of the load ctx belongs to; outside one, counters
+// nobody reads.
+func progressOf(ctx context.Context) *loadProgress {
+	if p, ok := ctx.Value(loadProgressKey{}).(*loadProgress); ok {
+		return p
+	}
+	return &loadProgress{}
+}
+
+// defaultProgressEvery is how often a running load logs how far it has got: a first load of
+// 100,000 users takes half a minute at Domo's default budget, and an operator watching the log
+// should not wonder whether it hangs.
+const defaultProgressEvery = 5 * time.Second
+
+// logProgress logs the load's start, then its progress every b.progressEvery until the
+// returned function is called.
+func (b *Bridge) logProgress(ctx context.Context, p *loadProgress) (stop func()) {
+	started := time.Now()
+	b.log.Info().Msg("index load started: listing Domo users, groups and members")
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(b.progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ev := b.log.Info().Int64("users_listed", p.users.Load()).Int64("groups_listed", p.groups.Load()).
+					Int64("member_lists_read", p.memberLists.Load()).Str("elapsed", time.Since(started).Round(time.Second).String())
+				if p.groupsListed.Load() {
+					ev = ev.Int64("groups_total", p.groups.Load())
+				}
+				ev.Msg("index load in progress")
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}

@@ -26,6 +26,11 @@ type GroupShadow struct {
 	// MemberDigest fingerprints the member set, so that GroupShadowFor sees a membership
 	// change without the shadow holding every member id.
 	MemberDigest string `json:"memberDigest,omitempty"`
+	// Members are the members the IdP put in the group through the bridge, ascending: members
+	// Domo holds beyond these were added outside the IdP (the drift report). Meaningful only
+	// with MembersKnown; shadows written before the bridge kept them have neither.
+	Members      []int64 `json:"members,omitempty"`
+	MembersKnown bool    `json:"membersKnown,omitempty"`
 }
 
 // GroupFromDomo is the SCIM view of a Domo group. memberIDs are the group's members (nil when
@@ -210,7 +215,8 @@ func memberFromAttributes(el map[string]any) (Member, error) {
 // LastModified moved to now when the name, externalId, member set or member displays changed.
 // When g.Members is nil (members not read), the member part of prev is kept. Build g from a
 // view made with a nil display func, so that names the bridge looked up are not stored as the
-// IdP's.
+// IdP's. The IdP's members it keeps are prev's still in g (all of g's when prev does not know
+// them); NoteAdded adds those a write put in.
 func GroupShadowFor(g Group, prev *GroupShadow, now time.Time) GroupShadow {
 	now = now.Round(0).UTC()
 	sh := GroupShadow{ExternalID: g.ExternalID, Name: g.DisplayName, Created: now, LastModified: now}
@@ -233,6 +239,7 @@ func GroupShadowFor(g Group, prev *GroupShadow, now time.Time) GroupShadow {
 			}
 		}
 	}
+	sh.Members, sh.MembersKnown = idpMembers(g, prev)
 	if prev != nil && !prev.LastModified.IsZero() &&
 		prev.ExternalID == sh.ExternalID && prev.Name == sh.Name &&
 		prev.MemberDigest == sh.MemberDigest && maps.Equal(prev.MemberDisplay, sh.MemberDisplay) {

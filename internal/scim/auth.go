@@ -129,6 +129,13 @@ func (ts *Tokens) match(header string) (tokenEntry, bool) {
 	return found, hit == 1
 }
 
+// Authenticate finds the token whose secret this is, comparing against every configured token
+// in constant time, as for a bearer header. The status page signs people in with it.
+func (ts *Tokens) Authenticate(secret string) (name string, role Role, ok bool) {
+	e, ok := ts.match("Bearer " + secret)
+	return e.name, e.role, ok
+}
+
 // authenticate rejects requests without a valid bearer token with a SCIM 401 and records the
 // token's name and role in the request's Info. What the role may do is decided per route
 // group by writesBy.

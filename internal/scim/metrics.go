@@ -33,7 +33,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.quirks)
+	// Every series known at start exists from the start at zero, so that a rate or an alert
+	// on increase() sees the first occurrence, not only the second.
+	for _, k := range QuirkKinds {
+		m.quirks.WithLabelValues(k)
+	}
 	return m
+}
+
+// zeroRoute creates the server-error series of a route at zero: the IdP's 500s and 503s are
+// what alerts watch.
+func (m *Metrics) zeroRoute(method, route string) {
+	if m == nil {
+		return
+	}
+	for _, status := range []string{"500", "503"} {
+		m.requests.WithLabelValues(method, route, status)
+	}
 }
 
 func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {

@@ -4,17 +4,35 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
 
-// routes lists every route the bridge serves and the order of its middleware.
+// Which routes a handler serves: all of them on one listener, or the SCIM API and the
+// operator's side on two (SCIMBRIDGE_OPS_ADDR). Health is on every listener, for probes.
+type routeSet int
+
+const (
+	routesAPI routeSet = 1 << iota // /scim/v2
+	routesOps                      // /metrics, /admin/v1, /ui
+	routesAll = routesAPI | routesOps
+)
+
+// routes lists every route the bridge serves and the order of its middleware. set picks the
+// SCIM API, the operator's side or both.
 //
 //	all:      canonical path -> request info -> access log -> panic recovery
 //	public:   GET /healthz, GET /readyz, GET /metrics
+//	ui:       GET /ui (redirect), GET /ui/assets/{name}
+//	          + body limit -> session cookie and CSRF check (every POST)
+//	          GET /ui/ (status page or sign-in form), POST /ui/login, POST /ui/logout,
+//	          GET /ui/live, POST /ui/{pause|resume|breaker-reset} (operator sessions only)
 //	token:    + bearer auth -> body limit -> request timeout
 //	          /admin/v1/...          + writes by operator tokens only
-//	                                 -> operator switches (pause, resume, breaker reset, status)
+//	                                 -> operator switches (pause, resume, breaker reset, status),
+//	                                 drift report
 //	          /scim/v2/...           + writes by provisioning tokens only -> 503 until the index
 //	                                 is loaded -> pause switch for writes -> SCIM endpoints
 //	          /scim/v2/Bulk          each operation goes through this whole chain again, as a
@@ -22,7 +40,7 @@ import (
 //
 // Middleware that can refuse a request after authentication sits in route groups, which chi
 // applies after matching, so the access log and metrics name the route of a refused request.
-func routes(cfg Config) http.Handler {
+func routes(cfg Config, set routeSet) http.Handler {
 	r := chi.NewRouter()
 	bk := &bulk{maxOps: cfg.BulkMaxOps, maxBody: cfg.MaxBodyBytes}
 	r.Use(withInfo(cfg.BaseURL, Prefix), accessLog(cfg.Logger, cfg.Metrics), recoverer(cfg.Logger))
@@ -35,13 +53,27 @@ func routes(cfg Config) http.Handler {
 
 	r.Get("/healthz", cfg.healthz)
 	r.Get("/readyz", cfg.readyz)
-	if cfg.MetricsHandler != nil {
+	ops, api := set&routesOps != 0, set&routesAPI != 0
+	if ops && cfg.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.MetricsHandler)
+	}
+
+	if ops && cfg.UI != nil {
+		r.Get("/ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+		r.Get("/ui/assets/{name}", cfg.UI.Asset)
+		r.Group(func(r chi.Router) {
+			r.Use(limitBody(64<<10), timeout(cfg.RequestTimeout), cfg.UI.Session)
+			r.Get("/ui/", cfg.UI.Page)
+			r.Post("/ui/login", cfg.UI.SignIn)
+			r.Post("/ui/logout", cfg.UI.SignOut)
+			r.Get("/ui/live", cfg.UI.Live)
+			r.Post("/ui/{action:pause|resume|breaker-reset}", cfg.UI.Act)
+		})
 	}
 
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(cfg.Tokens), limitBody(cfg.MaxBodyBytes), timeout(cfg.RequestTimeout))
-		if cfg.Admin != nil {
+		if ops && cfg.Admin != nil {
 			// Groups, not sub-routers, from here on: their middleware runs after the route is
 			// matched, so even refused requests are logged and counted under their route.
 			r.Group(func(r chi.Router) {
@@ -50,7 +82,11 @@ func routes(cfg Config) http.Handler {
 				r.Post("/admin/v1/pause", adminPause(cfg.Admin))
 				r.Post("/admin/v1/resume", adminAction(cfg.Admin, cfg.Admin.Resume))
 				r.Post("/admin/v1/breaker/reset", adminAction(cfg.Admin, cfg.Admin.ResetBreaker))
+				r.Get("/admin/v1/drift", adminDrift(cfg.Admin))
 			})
+		}
+		if !api {
+			return
 		}
 		r.Route(Prefix, func(r chi.Router) {
 			r.Group(func(r chi.Router) {
@@ -74,6 +110,12 @@ func routes(cfg Config) http.Handler {
 				r.Post("/.search", (&rootSearch{types: []*resources{users, groups}, maxResults: cfg.MaxResults}).search)
 			})
 		})
+	})
+	_ = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, Prefix) {
+			cfg.Metrics.zeroRoute(method, route)
+		}
+		return nil
 	})
 	h := canonicalPath(Prefix)(r)
 	bk.handler = h // each bulk operation is served as a request of its own
@@ -136,5 +178,17 @@ func adminAction(a Admin, fn func(context.Context) error) http.HandlerFunc {
 			return
 		}
 		adminStatus(a)(w, r)
+	}
+}
+
+func adminDrift(a Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := a.Drift(r.Context())
+		if !ok {
+			writeError(w, r, Unavailable(30*time.Second, "no drift report yet: the bridge computes it with each index load from Domo", nil))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(rep)
 	}
 }

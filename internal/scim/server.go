@@ -26,6 +26,22 @@ type Admin interface {
 	Pause(ctx context.Context, reason string) error
 	Resume(ctx context.Context) error
 	ResetBreaker(ctx context.Context) error
+	// Drift is the drift report of the last index load (JSON-encodable), ok false before one.
+	Drift(ctx context.Context) (report any, ok bool)
+}
+
+// UI is the operator's status page, served under /ui/ (internal/ui). Browsers sign in with a
+// form and carry a session cookie instead of a bearer token, so its routes sit outside the
+// bearer-token group; Session attaches the session (if any) and refuses a state-changing
+// request without the session's CSRF token, and each handler checks what the session may do.
+type UI interface {
+	Session(next http.Handler) http.Handler
+	Page(w http.ResponseWriter, r *http.Request)    // the status page, or the sign-in form
+	SignIn(w http.ResponseWriter, r *http.Request)  // form POST: token -> session cookie
+	SignOut(w http.ResponseWriter, r *http.Request) // ends the session
+	Live(w http.ResponseWriter, r *http.Request)    // JSON the page polls for its live figures
+	Act(w http.ResponseWriter, r *http.Request)     // pause, resume, breaker reset (operators)
+	Asset(w http.ResponseWriter, r *http.Request)   // embedded CSS and script
 }
 
 // Readiness reports whether the bridge can serve (index loaded, Domo reachable) and details
@@ -44,6 +60,7 @@ type Config struct {
 	Available      func() bool // false while the index loads: SCIM requests get 503, not wrong answers
 	Pauser         Pauser      // nil: never paused
 	Admin          Admin       // nil: no /admin routes
+	UI             UI          // nil: no status page
 	BaseURL        string      // public base of the SCIM API, e.g. https://scim.example.com/scim/v2; "" derives it per request
 	MaxBodyBytes   int64
 	MaxResults     int
@@ -55,8 +72,21 @@ type Config struct {
 	RoleNames func() []string
 }
 
-// NewHandler builds the bridge's HTTP handler: health, metrics, admin and the SCIM API.
+// NewHandler builds the bridge's HTTP handler: health, metrics, admin, the status page and
+// the SCIM API, on one listener.
 func NewHandler(cfg Config) http.Handler {
+	return routes(cfg.withDefaults(), routesAll)
+}
+
+// NewHandlers builds the same routes for two listeners: api serves the SCIM API (and health,
+// for probes), ops the operator's side (metrics, admin, the status page, and health), so that
+// only the first need be reachable from the IdP.
+func NewHandlers(cfg Config) (api, ops http.Handler) {
+	cfg = cfg.withDefaults()
+	return routes(cfg, routesAPI), routes(cfg, routesOps)
+}
+
+func (cfg Config) withDefaults() Config {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -73,7 +103,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.CursorTimeout = DefaultCursorTimeout
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	return routes(cfg)
+	return cfg
 }
 
 func (cfg Config) healthz(w http.ResponseWriter, r *http.Request) {

@@ -172,6 +172,8 @@ func (f *srvFixture) ResetBreaker(context.Context) error {
 	return nil
 }
 
+func (f *srvFixture) Drift(context.Context) (any, bool) { return nil, false }
+
 func newSrvFixture(t *testing.T, mutate func(*Config)) *srvFixture {
 	t.Helper()
 	tokens, err := NewTokens([]Token{

@@ -28,6 +28,13 @@ const (
 	QuirkUnquotedFilter   = "path-unquoted-value"   // members[value eq 42] or single quotes in a path
 )
 
+// QuirkKinds lists every kind of IdP quirk the bridge normalises (metrics start each at zero).
+var QuirkKinds = []string{
+	QuirkManagerString, QuirkMemberString, QuirkStringBool, QuirkFlatExtensionKey, QuirkMemberDisplay,
+	QuirkOpCase, QuirkDottedKey, QuirkRemoveWithValue, QuirkRemoveValueList, QuirkIDInValue,
+	QuirkPatchOpSchema, QuirkUnquotedFilter,
+}
+
 // add records name once; the order is the order of first appearance.
 func (q *Quirks) add(name string) {
 	for _, n := range *q {

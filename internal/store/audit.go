@@ -18,15 +18,17 @@ const (
 	defaultPruneBatch = 5000
 )
 
-// AuditEvent is one Domo write the bridge made. It names things, never secrets or values.
+// AuditEvent is one Domo write the bridge made, or one thing it did or refused without a Domo
+// call (an operator's switch, a deactivation under the mark policy, a deprovision the breaker
+// refused), which has an empty DomoCall. It names things, never secrets or values.
 type AuditEvent struct {
 	ID         int64     // assigned by the store
 	Time       time.Time // set by the store if zero
 	Token      string    // the NAME of the bearer token used (never the token)
 	RequestID  string
 	Operation  string // SCIM operation, e.g. "PATCH /Users/123"
-	DomoCall   string // e.g. "PUT /v1/users/123"
-	Resource   string // "User" | "Group"
+	DomoCall   string // e.g. "PUT /v1/users/123"; "" for an event without a Domo call
+	Resource   string // "User" | "Group" | "Bridge" (the operator's switches)
 	ResourceID string
 	Fields     []string // which fields changed (names only, never values)
 	Outcome    string   // "ok" or an error summary without secrets

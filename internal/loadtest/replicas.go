@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"bufio"
@@ -25,6 +25,8 @@ import (
 // With --replicas N (or --state naming a PostgreSQL database) the load runs N real
 // `scimbridge serve` processes over one PostgreSQL, behind a round-robin front like a load
 // balancer's, and --kill-after kills one of them with SIGKILL in the middle of the traffic.
+// The processes are the running program itself (scimbridge) with the serve command: a
+// replica must be a process of its own for a kill -9 to be one.
 // The front skips a replica that refuses connections (a dead one) and answers 502 for a
 // request cut off in flight, which the simulated IdP retries like any 5xx.
 
