@@ -22,6 +22,10 @@ func contentGroupPath(id int64) string { return contentGroupsPath + "/" + strcon
 // userIds, so a tenant may cut long lists.
 var ErrIncomplete = errors.New("domo: group read did not list every member")
 
+// errNoUserIDs: the one-call group read carries no userIds at all, so it can never stand for
+// a full read of the members.
+var errNoUserIDs = fmt.Errorf("%w: the answer carries no userIds", ErrIncomplete)
+
 // Group reads a group with all its member ids in one call (UserIDs is complete, and
 // MemberCount set). A group Domo does not have is ErrNotFound; an answer that does not list
 // every member is ErrIncomplete; a capability that turned out gone is a *CapabilityError.
@@ -50,6 +54,9 @@ func (in *Instance) fetchGroup(ctx context.Context, op string, id int64) (Group,
 	}
 	if g.Deleted {
 		return Group{}, &APIError{Op: op, Status: http.StatusNotFound, Reason: "Not Found", Message: "group reads back deleted"}
+	}
+	if g.UserIDs == nil {
+		return Group{}, fmt.Errorf("domo %s: %w", op, errNoUserIDs)
 	}
 	// Every id once, and as many as Domo counts: otherwise the list cannot be trusted.
 	seen := make(map[Int]struct{}, len(g.UserIDs))
@@ -121,8 +128,8 @@ func (in *Instance) RemoveMembers(ctx context.Context, groupID int64, ids []int6
 	})
 }
 
-// sendBulk sends one bulk call. Domo answers true; false, or anything else, leaves the
-// outcome unknown.
+// sendBulk sends one bulk call. Domo documents the answer true; a tenant answering {}, nothing,
+// 200 or 204 has made the change as well. Only false leaves the outcome unknown.
 func (in *Instance) sendBulk(ctx context.Context, op, path string, body any) error {
 	res, err := in.c.do(ctx, call{op: op, method: http.MethodPut, path: path, body: body, idempotent: true})
 	if err != nil {
@@ -134,13 +141,24 @@ func (in *Instance) sendBulk(ctx context.Context, op, path string, body any) err
 	return nil
 }
 
+// bulkRefusalStreak is how many users in a row Domo may refuse one by one, with none taken
+// yet, before the client concludes that Domo refuses the bulk calls themselves (their shape,
+// not the users): the capability is then given up and the change goes through v1.
+const bulkRefusalStreak = 3
+
 // bulk runs send over ids in batches, splitting refused batches.
+//
+// What a failed call means: 400 halves the batch (too large, or one user refused); 401 and 403
+// lose the capability; 404 and 405 are checked by a probe (the group gone, or the endpoint);
+// any other 4xx (409, 415, 422...) shows the endpoint unusable as the client calls it, and
+// loses the capability too, so that the caller moves to v1 within the same request.
 func (in *Instance) bulk(ctx context.Context, op string, groupID int64, ids []int64, send func([]int64) error) BulkResult {
 	res := BulkResult{Refused: map[int64]error{}}
 	if groupID <= 0 {
 		res.Pending, res.Err = append(res.Pending, ids...), fmt.Errorf("group %d: %w", groupID, ErrNotFound)
 		return res
 	}
+	streak := 0 // users refused one by one in a row
 	// run sends one batch; it reports whether every user of it was applied, and the error
 	// that stops the whole change.
 	var run func(batch []int64) (bool, error)
@@ -149,6 +167,7 @@ func (in *Instance) bulk(ctx context.Context, op string, groupID int64, ids []in
 		err := send(batch)
 		if err == nil {
 			res.Applied = append(res.Applied, batch...)
+			streak = 0
 			return true, nil
 		}
 		var ae *APIError
@@ -157,6 +176,10 @@ func (in *Instance) bulk(ctx context.Context, op string, groupID int64, ids []in
 		}
 		if len(batch) == 1 {
 			res.Refused[batch[0]] = fmt.Errorf("group %d, user %d: %w", groupID, batch[0], err)
+			if streak++; streak >= bulkRefusalStreak && len(res.Applied) == 0 {
+				return false, in.lose(CapBulkMembership, op, &APIError{Op: op, Status: ae.Status, Reason: ae.Reason,
+					Message: "Domo refuses every bulk membership call, even of one member: " + ae.Message})
+			}
 			return false, nil
 		}
 		half := len(batch) / 2
@@ -186,12 +209,27 @@ func (in *Instance) bulk(ctx context.Context, op string, groupID int64, ids []in
 		if _, err := run(batch); err != nil {
 			res.Pending = append(res.Pending, pendingOf(batch, res)...)
 			res.Pending = append(res.Pending, ids[start+size:]...)
-			res.Err = fmt.Errorf("group %d: %w", groupID, in.classify(ctx, CapBulkMembership, op, err, true))
+			res.Err = fmt.Errorf("group %d: %w", groupID, in.classifyBulk(ctx, op, err))
 			return res
 		}
 		start += size
 	}
 	return res
+}
+
+// classifyBulk is classify for a bulk call: a 4xx that neither names the resource nor refuses
+// the token (409, 415, 422...) shows the endpoint unusable as called, and loses the capability.
+func (in *Instance) classifyBulk(ctx context.Context, op string, err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+		switch ae.Status {
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+			http.StatusMethodNotAllowed, http.StatusGone, http.StatusTooManyRequests:
+		default:
+			return in.lose(CapBulkMembership, op, ae)
+		}
+	}
+	return in.classify(ctx, CapBulkMembership, op, err, true)
 }
 
 // pendingOf lists the users of batch that res neither applied nor refused nor already holds as

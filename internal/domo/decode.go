@@ -231,6 +231,7 @@ func lenient(b []byte, dst any) error {
 		}
 		if raw, ok := m["userIds"]; ok {
 			if ids, err := decodeIDs(raw); err == nil {
+				d.UserIDs = make([]Int, 0, len(ids)) // present, even when empty
 				for _, id := range ids {
 					d.UserIDs = append(d.UserIDs, Int(id))
 				}

@@ -93,11 +93,16 @@ func (c *Client) do(ctx context.Context, cl call) (result, error) {
 		}
 		if payload == nil {
 			req.Body, req.ContentLength = http.NoBody, 0
-		} else {
+		}
+		if payload != nil || c.static != nil {
+			// Domo's instance API examples send Content-Type: application/json with every
+			// request, reads and deletes included.
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Accept", "application/json")
-		req.Header.Set(hdr, cred)
+		// As Domo spells it (X-DOMO-Developer-Token); header names are case-insensitive, but a
+		// strict reader need not be.
+		req.Header[hdr] = []string{cred}
 		req.Header.Set("User-Agent", "scimbridge")
 
 		start := time.Now()

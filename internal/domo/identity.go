@@ -1,9 +1,9 @@
 package domo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Identity API paths.
@@ -95,10 +96,36 @@ func (u IdentityUpdate) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// AttributeKeys returns the attribute catalogue read by the last probe, sorted by key.
+// CatalogueState is what the client knows of the attribute catalogue
+// (GET /api/user/v1/properties/meta/keys). Domo's identity API page does not list it, so it is
+// optional: when it answers with keys, a custom attribute key it lacks is refused before
+// anything is written; when it does not, the attributes capability stays available and Domo's
+// answer to the identity PATCH is the judge of the keys.
+type CatalogueState struct {
+	Available bool
+	// Status is the HTTP status of the answer that decided (0: no answer, or not read yet).
+	Status int
+	// Reason says why the catalogue is not used; empty when it is.
+	Reason  string
+	Keys    int // keys it listed
+	Checked time.Time
+}
+
+// Catalogue reports the state of the attribute catalogue.
+func (in *Instance) Catalogue() CatalogueState {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.catalogue
+}
+
+// AttributeKeys returns the attribute catalogue as last read, sorted by key; nil while the
+// catalogue is not available.
 func (in *Instance) AttributeKeys() []AttributeKey {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if !in.catalogue.Available {
+		return nil
+	}
 	out := make([]AttributeKey, 0, len(in.keys))
 	for _, k := range in.keys {
 		out = append(out, k)
@@ -107,26 +134,101 @@ func (in *Instance) AttributeKeys() []AttributeKey {
 	return out
 }
 
-// UnknownKeys returns, in order, the keys the tenant's attribute catalogue does not have.
-// Keys are case-sensitive in Domo. Without a catalogue every key is unknown.
+// KeyState tells what the client knows of an attribute key (case-sensitive in Domo): decided
+// is false when nothing tells (no catalogue, and Domo never showed or took or refused the key
+// alone); exists says whether the tenant has it. What Domo showed (a user's attributes) or
+// took (a PATCH setting the key) outweighs the catalogue.
+func (in *Instance) KeyState(key string) (exists, decided bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.keyStateLocked(key)
+}
+
+func (in *Instance) keyStateLocked(key string) (exists, decided bool) {
+	if v, ok := in.known[key]; ok {
+		return v, true
+	}
+	if in.catalogue.Available {
+		_, ok := in.keys[key]
+		return ok, true
+	}
+	return false, false
+}
+
+// HasAttributeKey reports whether the tenant is known to have an attribute key.
+func (in *Instance) HasAttributeKey(key string) bool {
+	exists, decided := in.KeyState(key)
+	return exists && decided
+}
+
+// UnknownKeys returns, in order and once each, the keys the tenant is known not to have: the
+// catalogue (when it answered) lacks them, and Domo never showed or took them. Without a
+// catalogue it returns only keys Domo refused on their own.
 func (in *Instance) UnknownKeys(keys []string) []string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var out []string
 	for _, k := range keys {
-		if _, ok := in.keys[k]; !ok && !slices.Contains(out, k) {
+		if exists, decided := in.keyStateLocked(k); decided && !exists && !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// HasAttributeKey reports whether the tenant has an attribute key.
-func (in *Instance) HasAttributeKey(key string) bool {
+// UncertainKeys returns, in order and once each, the keys the tenant is not known to have:
+// those UnknownKeys returns, and those nothing tells of.
+func (in *Instance) UncertainKeys(keys []string) []string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	_, ok := in.keys[key]
-	return ok
+	var out []string
+	for _, k := range keys {
+		if exists, decided := in.keyStateLocked(k); !(exists && decided) && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// NoteKey records what Domo showed of a key: exists after Domo took a PATCH setting it, not
+// after it refused a PATCH of that key alone. What was learnt of missing keys is forgotten at
+// the next probe of the attributes capability (an admin may create the key meanwhile).
+func (in *Instance) NoteKey(key string, exists bool) {
+	if key == "" {
+		return
+	}
+	in.mu.Lock()
+	if in.known == nil {
+		in.known = map[string]bool{}
+	}
+	in.known[key] = exists
+	in.mu.Unlock()
+}
+
+// learn records the keys of attributes Domo showed or took with values.
+func (in *Instance) learn(attrs []Attribute) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, a := range attrs {
+		if a.Key == "" || len(a.Values) == 0 {
+			continue
+		}
+		if in.known == nil {
+			in.known = map[string]bool{}
+		}
+		in.known[a.Key] = true
+	}
+}
+
+// forgetMissing drops what was learnt of keys the tenant lacked.
+func (in *Instance) forgetMissing() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k, v := range in.known {
+		if !v {
+			delete(in.known, k)
+		}
+	}
 }
 
 func keyMap(keys []AttributeKey) map[string]AttributeKey {
@@ -139,21 +241,48 @@ func keyMap(keys []AttributeKey) map[string]AttributeKey {
 	return m
 }
 
-// RefreshAttributeKeys reads the attribute catalogue again (an admin may have added a key).
+// RefreshAttributeKeys reads the attribute catalogue again (an admin may have added a key) and
+// records its state. The catalogue failing never touches a capability: without it, Domo's
+// answer to each write judges the keys.
 func (in *Instance) RefreshAttributeKeys(ctx context.Context) ([]AttributeKey, error) {
+	st := CatalogueState{Checked: time.Now()}
 	keys, err := in.fetchAttributeKeys(ctx)
-	if err != nil {
-		if _, ok := endpointRefusal(err); ok {
-			return nil, in.classify(ctx, CapAttributes, "attributes.keys", err, false)
+	var ae *APIError
+	switch {
+	case err == nil && len(keys) == 0:
+		// Domo's own keys (displayName, title...) are always there: an empty catalogue cannot
+		// judge anything.
+		st.Reason = "answered without any key"
+	case err == nil:
+		st.Available, st.Keys = true, len(keys)
+	case errors.As(err, &ae):
+		st.Status = ae.Status
+		st.Reason = capabilityReason(ae.Status)
+		if ae.Status >= 500 || ae.Status == http.StatusTooManyRequests {
+			st.Reason = "failed: " + err.Error()
 		}
-		if _, ok := missing(err); ok {
-			return nil, in.classify(ctx, CapAttributes, "attributes.keys", err, false)
-		}
-		return nil, fmt.Errorf("read attribute keys: %w", err)
+	default:
+		st.Reason = "failed: " + err.Error()
 	}
 	in.mu.Lock()
-	in.keys = keyMap(keys)
+	prev := in.catalogue
+	in.catalogue = st
+	if st.Available {
+		in.keys = keyMap(keys)
+	} else {
+		in.keys = nil
+	}
 	in.mu.Unlock()
+	if prev.Available != st.Available || prev.Checked.IsZero() {
+		if st.Available {
+			in.log.Info().Int("keys", st.Keys).Msg("Domo attribute catalogue read: custom attribute keys are checked before writes")
+		} else {
+			in.log.Info().Int("status", st.Status).Str("reason", st.Reason).Msg("Domo attribute catalogue not available: Domo's answer to each attribute write judges its keys")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read attribute keys: %w", err)
+	}
 	return keys, nil
 }
 
@@ -168,6 +297,10 @@ func (in *Instance) fetchAttributeKeys(ctx context.Context) ([]AttributeKey, err
 		return nil, fmt.Errorf("domo attributes.keys: %w: %w", ErrUnavailable, err)
 	}
 	return keys, nil
+}
+
+func sortAttributes(list []Attribute) {
+	slices.SortFunc(list, func(a, b Attribute) int { return strings.Compare(a.Key, b.Key) })
 }
 
 func identityUserPath(id int64) string { return identityUsersPath + "/" + strconv.FormatInt(id, 10) }
@@ -191,22 +324,27 @@ func (in *Instance) fetchUser(ctx context.Context, op string, id int64) (Identit
 	if err != nil {
 		return IdentityUser{}, err
 	}
-	u, err := decodeIdentityUser(res.body)
+	u, err := decodeIdentityUser(res.body, id)
+	if errors.Is(err, errNoRecord) {
+		// {"users":[]}: the tenant's way of saying it has no such user.
+		return IdentityUser{}, &APIError{Op: op, Status: http.StatusNotFound, Reason: "Not Found", Message: "the answer lists no user"}
+	}
 	if err != nil {
 		return IdentityUser{}, fmt.Errorf("domo %s: %w: %w", op, ErrUnavailable, err)
 	}
 	if u.ID == 0 {
 		u.ID = id
 	}
-	if u.ID != id {
-		return IdentityUser{}, fmt.Errorf("domo %s: %w: the answer describes user %d", op, ErrUnavailable, u.ID)
-	}
+	in.learn(u.Attributes)
 	return u, nil
 }
 
 // UpdateUser PATCHes a user through the identity API: its role by id and the given
-// attributes. The PATCH sets values, so repeating it changes nothing and it is retried like a
-// read. Domo's 400 (an unknown key, a value it refuses) is an *APIError with status 400.
+// attributes, in the body Domo documents ({"roleId": n}, {"attributes": [{key, values}]}). The
+// PATCH sets values, so repeating it changes nothing and it is retried like a read. Domo's 400
+// (an unknown key, a value it refuses) is an *APIError with status 400. Domo's answer may be
+// the user, {"users": [user]}, or nothing at all (200 or 204): a 2xx means the change is made,
+// and the keys it set are then known to exist.
 func (in *Instance) UpdateUser(ctx context.Context, id int64, upd IdentityUpdate) (IdentityUser, error) {
 	const op = "identity.update"
 	if id <= 0 {
@@ -219,11 +357,16 @@ func (in *Instance) UpdateUser(ctx context.Context, id int64, upd IdentityUpdate
 	if err != nil {
 		return IdentityUser{}, fmt.Errorf("update identity user %d: %w", id, in.classify(ctx, CapAttributes, op, err, true))
 	}
-	u, derr := decodeIdentityUser(res.body)
-	if derr != nil || u.ID == 0 {
+	in.learn(upd.Attributes)
+	u, derr := decodeIdentityUser(res.body, id)
+	if derr != nil {
 		// Domo answered 2xx: the change is made. Its body is only a courtesy.
 		return IdentityUser{ID: id, RoleID: upd.RoleID, Attributes: upd.Attributes}, nil
 	}
+	if u.ID == 0 {
+		u.ID = id
+	}
+	in.learn(u.Attributes)
 	return u, nil
 }
 
@@ -232,95 +375,4 @@ func (in *Instance) Roles() []Role {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return slices.Clone(in.roles)
-}
-
-// decodeIdentityUser reads a user object, or the {"users":[…]} wrapper GET by id answers with.
-func decodeIdentityUser(b []byte) (IdentityUser, error) {
-	b = bytes.TrimSpace(b)
-	var wrap struct {
-		Users []json.RawMessage `json:"users"`
-	}
-	if len(b) > 0 && b[0] == '[' {
-		var list []json.RawMessage
-		if err := json.Unmarshal(b, &list); err != nil || len(list) == 0 {
-			return IdentityUser{}, fmt.Errorf("identity user answer is an empty or bad list")
-		}
-		b = list[0]
-	} else if json.Unmarshal(b, &wrap) == nil && wrap.Users != nil {
-		if len(wrap.Users) == 0 {
-			return IdentityUser{}, fmt.Errorf("identity user answer holds no user")
-		}
-		b = wrap.Users[0]
-	}
-	var w struct {
-		ID           Int               `json:"id"`
-		DisplayName  string            `json:"displayName"`
-		UserName     string            `json:"userName"`
-		EmailAddress string            `json:"emailAddress"`
-		RoleID       Int               `json:"roleId"`
-		Attributes   []json.RawMessage `json:"attributes"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return IdentityUser{}, fmt.Errorf("identity user: %w", err)
-	}
-	u := IdentityUser{ID: int64(w.ID), DisplayName: w.DisplayName, UserName: w.UserName, EmailAddress: w.EmailAddress, RoleID: int64(w.RoleID)}
-	for _, raw := range w.Attributes {
-		var a struct {
-			Key    string            `json:"key"`
-			Values []json.RawMessage `json:"values"`
-		}
-		if json.Unmarshal(raw, &a) != nil || a.Key == "" {
-			continue
-		}
-		attr := Attribute{Key: a.Key, Values: []string{}}
-		for _, v := range a.Values {
-			if s, ok := scalarText(v); ok {
-				attr.Values = append(attr.Values, s)
-			}
-		}
-		u.Attributes = append(u.Attributes, attr)
-	}
-	return u, nil
-}
-
-// scalarText reads a JSON string, number or bool as text (values are "number|string[]").
-func scalarText(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] == '{' || raw[0] == '[' || string(raw) == "null" {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, true
-	}
-	return string(raw), true
-}
-
-// decodeAttributeKeys reads the catalogue: a list of key objects (or of bare key strings).
-func decodeAttributeKeys(b []byte) ([]AttributeKey, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(b, &raws); err != nil {
-		var wrap struct {
-			Keys []json.RawMessage `json:"keys"`
-		}
-		if json.Unmarshal(b, &wrap) != nil || wrap.Keys == nil {
-			return nil, fmt.Errorf("attribute catalogue is not a JSON list: %w", err)
-		}
-		raws = wrap.Keys
-	}
-	out := make([]AttributeKey, 0, len(raws))
-	for _, raw := range raws {
-		var k AttributeKey
-		if json.Unmarshal(raw, &k) != nil {
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				continue
-			}
-			k.Key = s
-		}
-		if k.Key = strings.TrimSpace(k.Key); k.Key != "" {
-			out = append(out, k)
-		}
-	}
-	return out, nil
 }

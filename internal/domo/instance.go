@@ -20,7 +20,8 @@ type Capability string
 
 const (
 	// CapAttributes: the identity API reads and PATCHes a user's attributes (custom ones,
-	// reportsTo, hireDate...) and roleId, and the attribute catalogue can be read.
+	// reportsTo, hireDate...) and roleId. The attribute catalogue is not part of it (see
+	// CatalogueState): it only lets unknown keys be refused before any write.
 	CapAttributes Capability = "attributes"
 	// CapRoles: the authorization API lists the tenant's roles, custom ones included.
 	CapRoles Capability = "roles"
@@ -119,11 +120,13 @@ type Instance struct {
 	maxBatch int
 	batch    atomic.Int64 // effective batch: lowered when Domo refuses the configured size
 
-	mu    sync.Mutex
-	caps  map[Capability]CapabilityState
-	hints ProbeHints
-	keys  map[string]AttributeKey // the attribute catalogue, by exact key
-	roles []Role
+	mu        sync.Mutex
+	caps      map[Capability]CapabilityState
+	hints     ProbeHints
+	keys      map[string]AttributeKey // the attribute catalogue, by exact key, while available
+	catalogue CatalogueState
+	known     map[string]bool // keys Domo showed or took (true), or refused on their own (false)
+	roles     []Role
 }
 
 // NewInstance checks cfg and returns a client. It makes no request; Probe does.
@@ -181,6 +184,7 @@ func NewInstance(cfg InstanceConfig) (*Instance, error) {
 	for _, cp := range AllCapabilities {
 		in.caps[cp] = CapabilityState{Capability: cp, Reason: "not probed yet"}
 	}
+	in.catalogue.Reason = "not read yet"
 	return in, nil
 }
 
@@ -343,7 +347,27 @@ func (in *Instance) Hints() ProbeHints {
 	return in.hints
 }
 
-// probe checks one capability without recording the result.
+// probe checks one capability without recording the result. A probe concludes
+// "unavailable" only from answers a real use would get too, never from a tenant being strict
+// about the probe's own (empty) request:
+//
+//   - attributes: GET /api/identity/v1/users/{a user known to exist}?parts=DETAILED answers
+//     that user. The attribute catalogue is read along, and its state kept apart (Catalogue):
+//     it failing never makes the capability unavailable.
+//   - roles: GET /api/authorization/v1/roles answers a list, bare or wrapped.
+//   - bulk-membership: PUT /api/content/v2/groups/access with an empty list, which changes
+//     nothing. 2xx: available. 401, 403: unavailable (the token may not call it). 404, 405:
+//     unavailable (no such endpoint, or not for PUT: a real call would get the same). Any other
+//     4xx (400, 409, 415, 422...): available, since the endpoint exists and took the token and
+//     only refused an empty change; should real use then find it unusable, that very call
+//     falls back to v1 (see bulk).
+//   - group-read: GET /api/content/v2/groups/{Domo's Default group}: available when it answers
+//     that group with a userIds list, even one cut short (the Default group is the largest;
+//     a cut list is read again through v1, group by group); unavailable when it carries no
+//     userIds at all.
+//
+// 429, 5xx, timeouts and answers that cannot be read leave a capability unavailable for now,
+// Transient, so that it is probed again soon.
 func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 	in.mu.Lock()
 	hints := in.hints
@@ -352,14 +376,14 @@ func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 	var err error
 	switch cp {
 	case CapAttributes:
-		var keys []AttributeKey
-		if keys, err = in.fetchAttributeKeys(ctx); err == nil {
-			in.mu.Lock()
-			in.keys = keyMap(keys)
-			in.mu.Unlock()
-			if hints.UserID > 0 {
-				_, err = in.fetchUser(ctx, "instance.probe", hints.UserID)
-			}
+		if hints.UserID <= 0 {
+			st.Reason = "no user known to read (the probe needs one)"
+			st.Transient = true
+			return st
+		}
+		if _, err = in.fetchUser(ctx, "instance.probe", hints.UserID); err == nil {
+			in.forgetMissing()
+			_, _ = in.RefreshAttributeKeys(ctx) // recorded in Catalogue; never decides the capability
 		}
 	case CapRoles:
 		var roles []Role
@@ -369,12 +393,10 @@ func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 			in.mu.Unlock()
 		}
 	case CapBulkMembership:
-		// An empty change list: it shows that the endpoint exists and that the token may call
-		// it, and changes nothing. A 400 for an empty list says the same.
 		_, err = in.c.do(ctx, call{op: "instance.probe", method: http.MethodPut, path: contentAccessPath, body: []any{}, idempotent: true})
-		var ae *APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-			err = nil
+		if ae := (*APIError)(nil); errors.As(err, &ae) && strictAboutProbe(ae.Status) {
+			st.Available, st.Status = true, ae.Status
+			return st
 		}
 	case CapGroupRead:
 		if hints.GroupID <= 0 {
@@ -384,7 +406,13 @@ func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 		}
 		var g Group
 		g, err = in.fetchGroup(ctx, "instance.probe", hints.GroupID)
-		if err == nil && g.ID != hints.GroupID {
+		switch {
+		case errors.Is(err, errNoUserIDs):
+			st.Reason = "the group read carries no userIds (members are read through v1)"
+			return st
+		case errors.Is(err, ErrIncomplete):
+			err = nil // the endpoint works; a list cut short is read again through v1
+		case err == nil && g.ID != hints.GroupID:
 			st.Reason = "the answer did not describe the group asked for"
 			return st
 		}
@@ -410,6 +438,16 @@ func (in *Instance) probe(ctx context.Context, cp Capability) CapabilityState {
 		st.Reason = "probe failed: " + err.Error()
 	}
 	return st
+}
+
+// strictAboutProbe reports whether a 4xx answer to the empty bulk change shows only that the
+// endpoint refuses an empty change: it exists, and took the token.
+func strictAboutProbe(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusTooManyRequests:
+		return false
+	}
+	return status >= 400 && status < 500
 }
 
 // domoKind: a capability the bridge may not use is, should it ever reach an IdP, Domo being

@@ -1,12 +1,9 @@
 package domo
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 const rolesPath = "/api/authorization/v1/roles"
@@ -47,33 +44,4 @@ func (in *Instance) fetchRoles(ctx context.Context) ([]Role, error) {
 		return nil, fmt.Errorf("domo roles.list: %w: %w", ErrUnavailable, err)
 	}
 	return roles, nil
-}
-
-// decodeRoles reads a list of roles, bare or wrapped in {"roles":[…]}; ids may be strings.
-func decodeRoles(b []byte) ([]Role, error) {
-	b = bytes.TrimSpace(b)
-	var raws []json.RawMessage
-	if err := json.Unmarshal(b, &raws); err != nil {
-		var wrap struct {
-			Roles []json.RawMessage `json:"roles"`
-		}
-		if json.Unmarshal(b, &wrap) != nil || wrap.Roles == nil {
-			return nil, fmt.Errorf("roles answer is not a JSON list: %w", err)
-		}
-		raws = wrap.Roles
-	}
-	out := make([]Role, 0, len(raws))
-	for _, raw := range raws {
-		var w struct {
-			ID          Int    `json:"id"`
-			Name        string `json:"name"`
-			Description string `json:"description"`
-			UserCount   Int    `json:"userCount"`
-		}
-		if json.Unmarshal(raw, &w) != nil || w.ID <= 0 || strings.TrimSpace(w.Name) == "" {
-			continue
-		}
-		out = append(out, Role{ID: int64(w.ID), Name: strings.TrimSpace(w.Name), Description: w.Description, UserCount: int64(w.UserCount)})
-	}
-	return out, nil
 }
