@@ -51,6 +51,16 @@ func (s *Sim) contentGroup(w http.ResponseWriter, r *http.Request, opts Options)
 		writeError(w, r, opts, http.StatusNotFound, "Group not found: "+strconv.FormatInt(id, 10))
 		return
 	}
+	if opts.InstanceIDs == "string" {
+		ids := make([]string, len(v.UserIDs))
+		for i, u := range v.UserIDs {
+			ids[i] = strconv.FormatInt(u, 10)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": idOut(v.ID, opts), "name": v.Name, "type": v.Type, "userIds": ids,
+			"creatorId": idOut(v.CreatorID, opts), "memberCount": v.MemberCount, "guid": v.GUID, "description": v.Description,
+			"hidden": v.Hidden, "default": v.Default, "active": v.Active})
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -133,6 +143,10 @@ func (s *Sim) contentAddMany(w http.ResponseWriter, r *http.Request, opts Option
 		writeError(w, r, opts, http.StatusBadRequest, "Too many members in one request (at most "+strconv.Itoa(opts.MaxBatch)+")")
 		return
 	}
+	if len(list) == 0 && opts.BulkEmptyStatus != http.StatusOK {
+		writeError(w, r, opts, opts.BulkEmptyStatus, "At least one member is required")
+		return
+	}
 	ids, msg := memberIDs(list)
 	if msg != "" {
 		writeError(w, r, opts, http.StatusBadRequest, msg)
@@ -153,7 +167,7 @@ func (s *Sim) contentAddMany(w http.ResponseWriter, r *http.Request, opts Option
 	for _, id := range add {
 		g.add(id)
 	}
-	writeJSON(w, http.StatusOK, true)
+	writeBulkDone(w, opts)
 }
 
 // contentAddOne serves PUT /api/content/v2/groups/{id}/user/{userId}.
@@ -228,6 +242,10 @@ func (s *Sim) contentAccess(w http.ResponseWriter, r *http.Request, opts Options
 		bad("Too many members in one request (at most " + strconv.Itoa(opts.MaxBatch) + ")")
 		return
 	}
+	if total == 0 && opts.BulkEmptyStatus != http.StatusOK {
+		writeError(w, r, opts, opts.BulkEmptyStatus, "At least one member change is required")
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	plans := make([]plan, 0, len(list))
@@ -265,5 +283,5 @@ func (s *Sim) contentAccess(w http.ResponseWriter, r *http.Request, opts Options
 			p.g.remove(id)
 		}
 	}
-	writeJSON(w, http.StatusOK, true)
+	writeBulkDone(w, opts)
 }

@@ -43,6 +43,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, opts Options, status int, msg string) {
+	if writeInstanceError(w, r, opts, status, msg) {
+		return
+	}
 	e := envelope{Status: status, StatusReason: http.StatusText(status), Message: msg, TOE: newTOE()}
 	if opts.ErrorPath {
 		e.Path = r.URL.Path

@@ -150,7 +150,11 @@ func (s *Sim) identityList(w http.ResponseWriter, r *http.Request, opts Options)
 		}
 	}
 	s.mu.RUnlock()
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	list := make([]any, len(out))
+	for i, v := range out {
+		list[i] = identityOut(v, opts)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": list})
 }
 
 func (s *Sim) identityGet(w http.ResponseWriter, r *http.Request, opts Options) {
@@ -172,7 +176,7 @@ func (s *Sim) identityGet(w http.ResponseWriter, r *http.Request, opts Options) 
 		writeError(w, r, opts, http.StatusNotFound, "User not found: "+strconv.FormatInt(id, 10))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": []identityUserJSON{v}})
+	writeIdentityUser(w, v, opts)
 }
 
 func (s *Sim) identityCreate(w http.ResponseWriter, r *http.Request, opts Options) {
@@ -210,7 +214,7 @@ func (s *Sim) identityCreate(w http.ResponseWriter, r *http.Request, opts Option
 	id := s.insertUserLocked(u, now)
 	v := identityView(s.users[id], opts)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, identityOut(v, opts))
 }
 
 // identityPatch changes a user's displayName, emailAddress, roleId and attributes. Every
@@ -319,7 +323,7 @@ func (s *Sim) identityPatch(w http.ResponseWriter, r *http.Request, opts Options
 		delete(s.emails, oldKey)
 		s.emails[newKey] = id
 	}
-	writeJSON(w, http.StatusOK, identityView(cur, opts))
+	writeIdentityChange(w, identityView(cur, opts), opts)
 }
 
 func scalar(raw json.RawMessage) (string, bool) {
@@ -364,6 +368,10 @@ type keyJSON struct {
 
 // attributeKeys serves the catalogue, filtered by issuerTypes (keyspaces) when given.
 func (s *Sim) attributeKeys(w http.ResponseWriter, r *http.Request, opts Options) {
+	if opts.AttributeCatalogue == "absent" {
+		writeError(w, r, opts, http.StatusNotFound, "No handler found for "+r.Method+" "+r.URL.Path)
+		return
+	}
 	want := map[string]bool{}
 	for _, t := range strings.Split(r.URL.Query().Get("issuerTypes"), ",") {
 		if t = strings.TrimSpace(strings.ToLower(t)); t != "" {
@@ -398,11 +406,21 @@ func (s *Sim) listRoles(w http.ResponseWriter, r *http.Request, opts Options) {
 		counts[u.RoleID]++
 	}
 	s.mu.RUnlock()
-	var out []roleJSON
+	out := []any{}
 	for _, list := range [][]Role{SystemRoles, opts.CustomRoles} {
 		for _, role := range list {
+			if opts.RolesAnswer == "wrapped" || opts.InstanceIDs == "string" {
+				// The other shape, with fields a client has no use for.
+				out = append(out, map[string]any{"id": idOut(role.ID, opts), "name": role.Name, "description": role.Name + " role",
+					"userCount": strconv.Itoa(counts[role.ID]), "authorityCount": nil, "isSystem": role.ID <= 5, "authorities": []any{}})
+				continue
+			}
 			out = append(out, roleJSON{ID: role.ID, Name: role.Name, Description: role.Name + " role", UserCount: counts[role.ID]})
 		}
+	}
+	if opts.RolesAnswer == "wrapped" {
+		writeJSON(w, http.StatusOK, map[string]any{"roles": out, "totalCount": len(out)})
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -94,6 +94,10 @@ func (s *Sim) instanceAuthed(family string, h handler) handler {
 			writeError(w, r, opts, http.StatusForbidden, "Forbidden: the access token's owner lacks the grants for this API")
 			return
 		}
+		if !contentTypeOK(r, opts) {
+			writeError(w, r, opts, http.StatusUnsupportedMediaType, "Content-Type '"+r.Header.Get("Content-Type")+"' is not supported: application/json is")
+			return
+		}
 		h(w, r, opts)
 	}
 }

@@ -18,7 +18,7 @@ type knob struct {
 var knobs = map[string]knob{
 	"rate-limit":           {"requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.RateLimit })},
 	"rate-window":          {"rate window, e.g. 1m", durKnob(func(o *Options) *time.Duration { return &o.RateWindow })},
-	"rate-limit-headers":   {"all | 429 | none", enumKnob(func(o *Options) *string { return &o.RateLimitHeaders }, "all", "429", "none")},
+	"rate-limit-headers":   {"all | 429 | none | retry-after (a 429 carries Retry-After only)", enumKnob(func(o *Options) *string { return &o.RateLimitHeaders }, "all", "429", "none", "retry-after")},
 	"fail5xx":              {"probability of a random 5xx per /v1 request", probKnob(func(o *Options) *float64 { return &o.Fail5xx })},
 	"fail5xx-after":        {"share of injected 5xx answered after the request took effect", probKnob(func(o *Options) *float64 { return &o.Fail5xxAfter })},
 	"drop-after-commit":    {"probability a /v1 write takes effect and the connection drops", probKnob(func(o *Options) *float64 { return &o.DropAfterCommit })},
@@ -47,11 +47,29 @@ var knobs = map[string]knob{
 		}
 		return nil
 	}},
-	"max-batch":           {"most members one bulk membership call may carry", intKnob(func(o *Options) *int { return &o.MaxBatch })},
-	"bulk-unknown-user":   {"reject | skip: a bulk add naming a user that does not exist", enumKnob(func(o *Options) *string { return &o.BulkUnknownUser }, "reject", "skip")},
-	"group-read-max-ids":  {"cut the userIds of a one-call group read after this many (0 = all)", intKnob(func(o *Options) *int { return &o.GroupReadMaxIDs })},
-	"instance-rate-limit": {"instance API requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.InstanceRateLimit })},
-	"instance-latency":    {"added to every instance API request, e.g. 200ms", durKnob(func(o *Options) *time.Duration { return &o.InstanceLatency })},
+	"max-batch":             {"most members one bulk membership call may carry", intKnob(func(o *Options) *int { return &o.MaxBatch })},
+	"bulk-unknown-user":     {"reject | skip: a bulk add naming a user that does not exist", enumKnob(func(o *Options) *string { return &o.BulkUnknownUser }, "reject", "skip")},
+	"group-read-max-ids":    {"cut the userIds of a one-call group read after this many (0 = all)", intKnob(func(o *Options) *int { return &o.GroupReadMaxIDs })},
+	"instance-rate-limit":   {"instance API requests per rate window before 429 (0 = unlimited)", intKnob(func(o *Options) *int { return &o.InstanceRateLimit })},
+	"instance-latency":      {"added to every instance API request, e.g. 200ms", durKnob(func(o *Options) *time.Duration { return &o.InstanceLatency })},
+	"attribute-catalogue":   {"served | absent: the attribute catalogue endpoint (absent: 404)", enumKnob(func(o *Options) *string { return &o.AttributeCatalogue }, "served", "absent")},
+	"attribute-values":      {"list | numbers | scalar: how the identity API writes attribute values", enumKnob(func(o *Options) *string { return &o.AttributeValues }, "list", "numbers", "scalar")},
+	"instance-ids":          {"number | string: ids in the instance APIs' answers", enumKnob(func(o *Options) *string { return &o.InstanceIDs }, "number", "string")},
+	"identity-get":          {"wrapped | bare: GET /api/identity/v1/users/{id} answers {\"users\":[user]} or the user", enumKnob(func(o *Options) *string { return &o.IdentityGet }, "wrapped", "bare")},
+	"identity-patch-answer": {"user | wrapped | empty | 204: the answer to an identity PATCH", enumKnob(func(o *Options) *string { return &o.IdentityPatchAnswer }, "user", "wrapped", "empty", "204")},
+	"roles-answer":          {"list | wrapped: the roles list bare or as {\"roles\":[…]}", enumKnob(func(o *Options) *string { return &o.RolesAnswer }, "list", "wrapped")},
+	"bulk-answer":           {"true | object | empty | 204: the answer to a bulk membership change", enumKnob(func(o *Options) *string { return &o.BulkAnswer }, "true", "object", "empty", "204")},
+	"bulk-empty-status":     {"status of a bulk membership change without members: 200 | 400 | 422", statusKnob(func(o *Options) *int { return &o.BulkEmptyStatus }, 200, 400, 422)},
+	"instance-errors":       {"domo | text | html: the instance APIs' error bodies", enumKnob(func(o *Options) *string { return &o.InstanceErrors }, "domo", "text", "html")},
+	"instance-content-type": {"lenient | strict: strict answers 415 to an instance request without Content-Type: application/json", enumKnob(func(o *Options) *string { return &o.InstanceContentType }, "lenient", "strict")},
+	"instance-shapes": {"documented | other | other2: every instance API answer shape at once (see the knobs above)", func(o *Options, v string) error {
+		f, ok := InstanceShapes[strings.ToLower(v)]
+		if !ok {
+			return fmt.Errorf("want documented, other or other2")
+		}
+		f(o)
+		return nil
+	}},
 	"put-user-strict": {"true | false: PUT requires name, email and role", func(o *Options, v string) error {
 		b, err := strconv.ParseBool(v)
 		o.PutUserStrict = &b

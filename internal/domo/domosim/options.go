@@ -92,6 +92,23 @@ type Options struct {
 	InstanceRateLimit int
 	InstanceLatency   time.Duration // added to every instance API request, on top of Latency
 
+	// How the instance APIs answer where Domo's docs show one example and a tenant may answer
+	// otherwise (shapes.go). The zero values answer as the docs' examples do;
+	// OtherInstanceShapes sets every alternative at once.
+	AttributeCatalogue  string // "served" (default) or "absent" (the catalogue endpoint answers 404)
+	AttributeValues     string // "list" (default: lists of strings, ids as numbers), "numbers" (numeric values as JSON numbers) or "scalar" (a single value bare, numbers as numbers, and odd entries beside)
+	InstanceIDs         string // "number" (default) or "string": user, role and group ids, roleId, userIds
+	IdentityGet         string // "wrapped" (default: {"users":[user]}) or "bare" (the user object)
+	IdentityPatchAnswer string // "user" (default), "wrapped" ({"users":[user]}), "empty" (200 without a body) or "204"
+	RolesAnswer         string // "list" (default) or "wrapped" ({"roles":[…], "totalCount": n})
+	BulkAnswer          string // "true" (default), "object" ({}), "empty" (200 without a body) or "204"
+	BulkEmptyStatus     int    // status of a bulk change without members: 200 (default), 400 or 422
+	InstanceErrors      string // "domo" (default: Domo's JSON envelope), "text" (text/plain) or "html"
+	// InstanceContentType "strict" answers 415 to an instance request without Content-Type:
+	// application/json, reads included (the docs' examples send it with every request);
+	// "lenient" (default) does not look.
+	InstanceContentType string
+
 	Seed int64            // randomness for ids, faults and seeded data; 0 = time-based
 	Now  func() time.Time // clock; default time.Now
 }
@@ -186,6 +203,7 @@ func (o Options) withDefaults() Options {
 		o.BulkUnknownUser = "reject"
 	}
 	o.BulkUnknownUser = strings.ToLower(o.BulkUnknownUser)
+	o.instanceShapeDefaults()
 	if o.UndocumentedFields == "" {
 		o.UndocumentedFields = "store"
 	}

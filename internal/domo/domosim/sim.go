@@ -3,6 +3,7 @@ package domosim
 import (
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -284,6 +285,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ok, remaining, reset := limiter.allow(opts.Now(), limit, opts.RateWindow)
 		if opts.RateLimitHeaders == "all" || (!ok && opts.RateLimitHeaders == "429") {
 			setRateHeaders(sw.Header(), limit, remaining, reset)
+		}
+		if !ok && opts.RateLimitHeaders == "retry-after" {
+			// Whole seconds, rounded up: a client waiting that long finds the slot free.
+			wait := reset.Sub(opts.Now())
+			sec := int64(wait / time.Second)
+			if wait%time.Second > 0 || sec == 0 {
+				sec++
+			}
+			sw.Header().Set("Retry-After", strconv.FormatInt(sec, 10))
 		}
 		if !ok {
 			s.stats.rateLimited.Add(1)

@@ -11,6 +11,7 @@ type Stats struct {
 	Requests    int64            // every request, token requests included
 	ByRoute     map[string]int64 // by "METHOD route-template", e.g. "GET /v1/users/{id}"
 	ByStatus    map[int]int64    // by answered status; 0 for dropped connections
+	Accepted    map[string]int64 // ByRoute, counting 2xx answers only
 	RateLimited int64            // 429s sent
 	Injected5xx int64            // 5xx answers injected by Fail5xx or InjectFault
 	Dropped     int64            // connections dropped after commit
@@ -22,6 +23,7 @@ type statsRec struct {
 	total       atomic.Int64
 	byRoute     map[string]int64
 	byStatus    map[int]int64
+	accepted    map[string]int64
 	rateLimited atomic.Int64
 	injected    atomic.Int64
 	dropped     atomic.Int64
@@ -31,6 +33,7 @@ type statsRec struct {
 func (s *statsRec) init() {
 	s.byRoute = map[string]int64{}
 	s.byStatus = map[int]int64{}
+	s.accepted = map[string]int64{}
 }
 
 func (s *statsRec) record(method, route string, status int) {
@@ -38,6 +41,9 @@ func (s *statsRec) record(method, route string, status int) {
 	s.mu.Lock()
 	s.byRoute[route]++
 	s.byStatus[status]++
+	if status >= 200 && status < 300 {
+		s.accepted[route]++
+	}
 	s.mu.Unlock()
 }
 
@@ -49,6 +55,7 @@ func (s *Sim) Stats() Stats {
 		Requests:    s.stats.total.Load(),
 		ByRoute:     maps.Clone(s.stats.byRoute),
 		ByStatus:    maps.Clone(s.stats.byStatus),
+		Accepted:    maps.Clone(s.stats.accepted),
 		RateLimited: s.stats.rateLimited.Load(),
 		Injected5xx: s.stats.injected.Load(),
 		Dropped:     s.stats.dropped.Load(),
