@@ -229,12 +229,25 @@ type InstanceStatus struct {
 	Degraded     bool                 `json:"degraded"`
 	Capabilities []InstanceCapability `json:"capabilities,omitempty"`
 	// PendingDeliveries counts users whose attribute changes wait for the identity API.
-	PendingDeliveries int      `json:"pendingAttributeDeliveries"`
-	LateDeliveries    int64    `json:"lateDeliveries"`    // pending deliveries made since start
-	RefusedDeliveries int64    `json:"refusedDeliveries"` // deliveries Domo refused for good
-	BatchSize         int      `json:"batchSize,omitempty"`
-	Roles             int      `json:"roles,omitempty"` // roles in the catalogue
-	Notes             []string `json:"notes,omitempty"`
+	PendingDeliveries int   `json:"pendingAttributeDeliveries"`
+	LateDeliveries    int64 `json:"lateDeliveries"`    // pending deliveries made since start
+	RefusedDeliveries int64 `json:"refusedDeliveries"` // deliveries Domo refused for good
+	BatchSize         int   `json:"batchSize,omitempty"`
+	Roles             int   `json:"roles,omitempty"` // roles in the catalogue
+	// Catalogue is the attribute catalogue: optional, so reported apart from the
+	// capabilities, and never a reason for "degraded".
+	Catalogue InstanceCatalogue `json:"attributeCatalogue"`
+	Notes     []string          `json:"notes,omitempty"`
+}
+
+// InstanceCatalogue is the state of Domo's attribute catalogue. Available: a custom attribute
+// key it lacks is refused before anything is written. Not available: Domo's answer to each
+// attribute write judges the keys.
+type InstanceCatalogue struct {
+	Available bool   `json:"available"`
+	Keys      int    `json:"keys,omitempty"`
+	Status    int    `json:"status,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // InstanceStatus reports the state of every capability and of pending deliveries.
@@ -245,6 +258,8 @@ func (b *Bridge) InstanceStatus() InstanceStatus {
 	}
 	st := InstanceStatus{Configured: true, BatchSize: in.BatchSize(), PendingDeliveries: b.inst.pendingCount(),
 		LateDeliveries: b.inst.delivered.Load(), RefusedDeliveries: b.inst.refused.Load(), Roles: len(b.roleCatalogue().List())}
+	cat := in.Catalogue()
+	st.Catalogue = InstanceCatalogue{Available: cat.Available, Keys: cat.Keys, Status: cat.Status, Reason: cat.Reason}
 	for _, c := range in.Capabilities() {
 		ic := InstanceCapability{Name: string(c.Capability), Available: c.Available, Status: c.Status, Reason: c.Reason, Since: c.Since,
 			Fallbacks: b.inst.fallbacks[c.Capability].Load()}
@@ -286,11 +301,24 @@ func (b *Bridge) instanceReady() map[string]any {
 			caps[c.Name] = "unavailable: " + c.Reason
 		}
 	}
-	out := map[string]any{"capabilities": caps, "degraded": st.Degraded, "pendingAttributeDeliveries": st.PendingDeliveries}
+	out := map[string]any{"capabilities": caps, "degraded": st.Degraded, "pendingAttributeDeliveries": st.PendingDeliveries,
+		"attributeCatalogue": catalogueNote(st.Catalogue)}
 	if len(st.Notes) > 0 {
 		out["notes"] = st.Notes
 	}
 	return out
+}
+
+// catalogueNote says what the attribute catalogue's state means.
+func catalogueNote(c InstanceCatalogue) string {
+	if c.Available {
+		return "available (" + strconv.Itoa(c.Keys) + " keys): an unknown customAttributes key is refused before anything is written"
+	}
+	reason := c.Reason
+	if c.Status != 0 {
+		reason += " (status " + strconv.Itoa(c.Status) + ")"
+	}
+	return "not available: " + reason + "; Domo's answer to each attribute write judges the keys"
 }
 
 // isCapability reports whether err says an instance capability is unavailable.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -152,6 +153,9 @@ func (b *Bridge) finish(ctx context.Context, in store.Intent) error {
 		switch in.Kind {
 		case intentUserCreate:
 			_, err := b.runUserCreate(ctx, in, &p, true)
+			if undone := (*errCreateUndone)(nil); errors.As(err, &undone) {
+				return nil // refused as a whole, and undone: nothing left to finish
+			}
 			return err
 		case intentUserUpdate:
 			return b.finishUserUpdate(ctx, in, &p)

@@ -113,7 +113,8 @@ type replayChecks struct {
 	// values. "*" allows any change.
 	DomoMayChange []string `json:"domoMayChange"`
 	// DomoCalls maps simulator routes ("PUT /v1/users/{id}") to the exact number of calls the
-	// step makes; "writes" counts every POST, PUT and DELETE.
+	// step makes; "writes" counts every POST, PUT, PATCH and DELETE, "acceptedWrites" those
+	// Domo answered 2xx (what was written).
 	DomoCalls map[string]int64 `json:"domoCalls"`
 	// NoEcho turns off the check that a POST or PUT body reads back as sent.
 	NoEcho bool `json:"noEcho"`
@@ -432,7 +433,8 @@ func (e *replayEnv) step(label string, st replayStep) {
 	t.Helper()
 	before, existed := e.domoUser(st.DomoUser)
 	e.settle()
-	calls := e.sim.Stats().ByRoute
+	startStats := e.sim.Stats()
+	calls, accepted := startStats.ByRoute, startStats.Accepted
 
 	var a answer
 	switch {
@@ -517,12 +519,16 @@ func (e *replayEnv) step(label string, st replayStep) {
 	}
 	if len(ck.DomoCalls) > 0 {
 		e.settle()
-		after := e.sim.Stats().ByRoute
+		stats := e.sim.Stats()
+		after := stats.ByRoute
 		for route, want := range ck.DomoCalls {
 			var got int64
-			if route == "writes" {
+			switch route {
+			case "writes":
 				got = writeRoutes(after) - writeRoutes(calls)
-			} else {
+			case "acceptedWrites":
+				got = writeRoutes(stats.Accepted) - writeRoutes(accepted)
+			default:
 				got = after[route] - calls[route]
 			}
 			if got != want {

@@ -147,12 +147,17 @@ func (b *Bridge) finishUserUpdate(ctx context.Context, in store.Intent, p *userP
 }
 
 // runUserCreate carries out a create plan: the POST (unless lookup finds the user an earlier
-// attempt created), the role's PUT when Domo ignored it, then the record. A create Domo
-// refuses (the email is taken, a value is invalid) clears the intent: nothing was created.
+// attempt created), the identity attributes and the role when Domo ignored it, then the
+// record. A create Domo refuses (the email is taken, a value is invalid) clears the intent:
+// nothing was created. One whose attributes Domo refuses is undone (undoCreate): the user it
+// made is deleted again and the error is an *errCreateUndone.
 func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan, lookup bool) (domo.User, error) {
 	upd := domo.UserUpdate{User: *p.Write, Clear: p.Clear}
 	var d domo.User
 	found := false
+	// The intent holds an id only once this create's POST answered: a user found by it is
+	// this create's own, and may be deleted again (undoCreate); one found by email may not.
+	hadID := p.ID > 0
 	if lookup {
 		var err error
 		if d, found, err = b.createdUser(ctx, p); err != nil {
@@ -199,7 +204,10 @@ func (b *Bridge) runUserCreate(ctx context.Context, in store.Intent, p *userPlan
 	rec := *p.Record
 	// The role by id when Domo's v1 ignored it, and the identity attributes the record holds,
 	// through the identity API when it works (the role through v1 when it does not).
-	d, err := b.settleCreated(ctx, d, upd, b.attributesOf(&rec.Shadow), &rec)
+	d, err := b.settleCreated(ctx, d, upd, b.attributesOf(d.ID, &rec.Shadow), &rec, !found || hadID)
+	if refused := (*errAttributesRefused)(nil); errors.As(err, &refused) {
+		return domo.User{}, b.undoCreate(ctx, in, d.ID, refused.err)
+	}
 	if err != nil {
 		// The intent stays, with the id, for the role: until it is finished the user is not
 		// indexed, so that the IdP's lookup misses it and its retried POST finishes the job.

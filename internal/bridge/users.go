@@ -174,14 +174,14 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 			if err := b.dropUnreadable(ctx, in, err); err != nil {
 				return nil, err
 			}
-		} else {
-			d, err := b.runUserCreate(ctx, in, &p, true)
-			if err != nil {
-				return nil, err
-			}
+		} else if d, err := b.runUserCreate(ctx, in, &p, true); err == nil {
 			unlock()
 			return b.replaceCreated(ctx, d.ID, attrs)
+		} else if undone := (*errCreateUndone)(nil); !errors.As(err, &undone) {
+			return nil, err
 		}
+		// Else the earlier POST's attributes were refused and its user deleted again: this
+		// POST creates the user as it says.
 	}
 	if _, taken := b.index.UserByUserName(u.UserName); taken {
 		return nil, scim.Conflict("a user with userName %q already exists", u.UserName)
@@ -214,6 +214,9 @@ func (s *Users) Create(ctx context.Context, attrs scim.Attributes) (scim.Attribu
 	}
 	d, err := b.runUserCreate(ctx, in, &p, false)
 	if err != nil {
+		if undone := (*errCreateUndone)(nil); errors.As(err, &undone) {
+			return nil, undone.err
+		}
 		if isConflict(err) {
 			if id, hidden := b.learnUser(ctx, err, upd.User.Email); hidden {
 				unlock()
