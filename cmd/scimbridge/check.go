@@ -175,14 +175,18 @@ func checkInstance(ctx context.Context, cfg Config, hints domo.ProbeHints, roles
 		}
 		ok("%d Domo roles, usable by name or id in roles[0].value: %s", len(list), strings.Join(names, ", "))
 	}
-	if inst.Available(domo.CapAttributes) {
+	// The attribute catalogue is optional: without it the attributes capability works, and
+	// Domo's answer to each write judges the keys. Reported, never a problem.
+	if cat := inst.Catalogue(); cat.Available {
 		var custom []string
 		for _, k := range inst.AttributeKeys() {
-			if k.Keyspace == "customer-defined" {
+			if k.Keyspace == "customer-defined" || k.Keyspace == "" {
 				custom = append(custom, k.Key)
 			}
 		}
 		ok("%d custom user attribute keys in Domo (customAttributes keys, case-sensitive): %s", len(custom), strings.Join(custom, ", "))
+	} else if inst.Available(domo.CapAttributes) {
+		ok("Domo attribute catalogue not available (%s, status %d): customAttributes keys are not checked in advance; Domo's answer to each write refuses a key it does not have", cat.Reason, cat.Status)
 	}
 	ok("membership batch: %d members per bulk call", inst.BatchSize())
 }

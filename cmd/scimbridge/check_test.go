@@ -41,6 +41,11 @@ func TestCheck(t *testing.T) {
 			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, true, []string{
 			"ok    Domo instance capability attributes available", "ok    Domo instance capability bulk-membership available",
 			"ok    Domo instance capability group-read available", "Analyst (2097317660)", "costCenter, region", "ok    membership batch: 100"}},
+		{"instance APIs answering in the other shapes, without the attribute catalogue", otherShapes(domosim.Options{CustomRoles: []domosim.Role{analyst}}), 0, map[string]string{"SCIMBRIDGE_ROLES": "Analyst=2097317660",
+			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, true, []string{
+			"ok    Domo instance capability attributes available", "ok    Domo instance capability roles available",
+			"ok    Domo instance capability bulk-membership available", "ok    Domo instance capability group-read available",
+			"Analyst (2097317660)", "ok    Domo attribute catalogue not available (the instance does not have this API, status 404)"}},
 		{"instance access token revoked", domosim.Options{AccessTokenRevoked: true}, 0, map[string]string{
 			"SCIMBRIDGE_DOMO_INSTANCE_URL": "@sim", "SCIMBRIDGE_DOMO_ACCESS_TOKEN": "sim-access-token"}, false, []string{
 			"FAIL  Domo instance capability attributes unavailable", "the access token is refused"}},
@@ -97,4 +102,10 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherShapes is o with every instance API answering in its other shape (no catalogue).
+func otherShapes(o domosim.Options) domosim.Options {
+	o.OtherInstanceShapes()
+	return o
 }
