@@ -414,7 +414,7 @@ func TestReplicaStartsFromTheLeadersLoad(t *testing.T) {
 	t.Cleanup(srv.Close)
 	parts.simURL = srv.URL
 	start := func(name string) *replayEnv {
-		e := newReplayEnv(t, envOptions{replica: parts, bridge: func(c *Config) { c.ReplicaID, c.RefreshInterval = name, 10 * time.Minute }})
+		e := newReplayEnv(t, envOptions{replica: parts, bridge: func(c *Config) { c.ReplicaID, c.RefreshInterval = name, 10*time.Minute }})
 		eventually(t, 30*time.Second, name+" ready", func() bool {
 			ready, _ := e.b.Ready(context.Background())
 			return ready
