@@ -115,6 +115,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 		b.followed.Store(after)
 	}
 	b.probeInstance(ctx)
+	if b.startFromLeader(ctx) {
+		b.bg.Go(func() { b.finishLeftovers(ctx) })
+		return nil
+	}
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() {
@@ -144,13 +148,7 @@ func (b *Bridge) finishLeftovers(ctx context.Context) {
 
 // restoreSnapshot installs the stored snapshot, if there is a readable one.
 func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
-	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
-		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
-			b.mu.Lock()
-			b.protected[id] = true
-			b.mu.Unlock()
-		}
-	}
+	b.protectStoredOwner(ctx)
 	data, _, ok, err := b.store.Snapshot(ctx, snapshotName)
 	if err != nil || !ok {
 		if err != nil {
@@ -188,6 +186,19 @@ func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
 	ev.Int("users", users).Int("groups", groups).Int("records_replayed", replayed).Time("loaded_at", taken).
 		Bool("serves_reads", b.snapshotServes(taken)).Msg("index snapshot restored while loading from Domo")
 	return true
+}
+
+// protectStoredOwner protects the Domo user that owned the API client when the state last
+// learnt it: a snapshot lacks that user, but a GET by id would reach Domo before the first
+// token tells.
+func (b *Bridge) protectStoredOwner(ctx context.Context) {
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			b.mu.Lock()
+			b.protected[id] = true
+			b.mu.Unlock()
+		}
+	}
 }
 
 // replayRecords brings a snapshot up to date with the bridge's own writes since the load it
