@@ -322,6 +322,10 @@ func TestReplicasFinishADeadReplicasChange(t *testing.T) {
 		t.Fatalf("setup: %d %d %d", u.status, g1.status, g2.status)
 	}
 	id := u.body["id"].(string)
+	// What each replica's start began in the background (finishing leftovers, with no age
+	// limit) is over before the change that will be left behind is made.
+	dying.b.Wait()
+	other.b.Wait()
 	// The deactivation demotes (one PUT), then takes the user out of both groups; the replica
 	// dies after the PUT.
 	if a := dying.do("PATCH", "/Users/"+id, []byte(`{"Operations":[{"op":"replace","path":"active","value":false}]}`)); a.status < 500 {
