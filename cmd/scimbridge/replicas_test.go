@@ -241,12 +241,17 @@ func TestReplicasPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim := domosim.New(domosim.Options{Seed: 4})
-	env := map[string]string{"SCIMBRIDGE_STATE": state, "SCIMBRIDGE_LOG_LEVEL": "error"}
+	env := map[string]string{"SCIMBRIDGE_STATE": state, "SCIMBRIDGE_LOG_LEVEL": "error", "SCIMBRIDGE_ADMIN_TOKEN": "oncall:" + adminToken}
 	a := launchBridge(t, sim, bridgeOptions{env: env})
 	b := launchBridge(t, sim, bridgeOptions{env: env})
 	u := a.expect("POST", "/scim/v2/Users", `{"userName":"before@example.com","active":true}`, http.StatusCreated)
 	g := a.expect("POST", "/scim/v2/Groups", `{"displayName":"Before"}`, http.StatusCreated)
 	uid, gid := u["id"].(string), g["id"].(string)
+	// An operator signed in to the status page, another about to.
+	op := newUIBrowser(t)
+	csrf := op.signIn(a.base, adminToken)
+	late := newUIBrowser(t)
+	_, form := late.do(b.base, "/ui/", nil)
 
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -288,12 +293,38 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	for _, br := range []*bridgeUnderTest{a, b} {
 		waitReadyz(t, br, http.StatusServiceUnavailable, "unreachable")
 	}
+	// The status page cannot check or create sessions: 503 with Retry-After, never a page
+	// signed in or a session cookie, and the signed-in operator is not signed out either.
+	for _, br := range []*bridgeUnderTest{a, b} {
+		for _, r := range []struct {
+			who  *uiBrowser
+			path string
+			form url.Values
+		}{
+			{op, "/ui/", nil},
+			{op, "/ui/live", nil},
+			{op, "/ui/pause", url.Values{"csrf": {csrf}}},
+			{op, "/ui/logout", url.Values{"csrf": {csrf}}},
+			{late, "/ui/login", url.Values{"csrf": {csrfIn(t, form)}, "token": {adminToken}}},
+		} {
+			resp, body := r.who.do(br.base, r.path, r.form)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || strings.Contains(body, `id="who"`) {
+				t.Errorf("%s on the status page while PostgreSQL is down: %d (Retry-After %q)", r.path, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
+	}
+	if late.session(b.base) != "" {
+		t.Error("a sign-in while PostgreSQL was down set a session cookie")
+	}
 
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, br := range []*bridgeUnderTest{a, b} {
 		waitReadyz(t, br, http.StatusOK, "ok")
+	}
+	if in, got := op.page(b.base); !in || got != csrf {
+		t.Error("the operator's session did not survive PostgreSQL's restart")
 	}
 	a.expect("POST", "/scim/v2/Users", `{"userName":"after@example.com","active":true}`, http.StatusCreated)
 	deadline := time.Now().Add(5 * time.Second)

@@ -171,6 +171,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	registerProbeMetrics(reg, probe)
 	page, err := ui.New(ui.Config{
 		Tokens:          tokens,
+		Sessions:        st,
 		Admin:           b,
 		Gatherer:        reg,
 		Audit:           st,

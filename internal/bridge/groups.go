@@ -51,7 +51,7 @@ func (rec *groupRecord) shadow() *mapping.GroupShadow {
 
 func (b *Bridge) loadGroupRecord(ctx context.Context, id int64) (*groupRecord, error) {
 	sh, ok, err := b.store.GroupShadow(ctx, id)
-	if err != nil || !ok {
+	if err != nil || !ok || isTombstone(sh.Data) {
 		return nil, err
 	}
 	var rec groupRecord
@@ -67,7 +67,7 @@ func (b *Bridge) saveGroupRecord(ctx context.Context, id int64, rec groupRecord)
 	if err != nil {
 		return fmt.Errorf("encode group %d shadow: %w", id, err)
 	}
-	if err := b.store.PutGroupShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: rec.ExternalID, Data: data}); err != nil {
+	if err := b.store.PutGroupShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, ExternalID: rec.ExternalID, Data: data, Updated: b.now().UTC()}); err != nil {
 		return fmt.Errorf("save group %d shadow: %w", id, err)
 	}
 	return nil
@@ -891,10 +891,13 @@ func (b *Bridge) emptyAndDelete(ctx context.Context, id int64, refused error) er
 	return err
 }
 
+// forgetGroup records that a group is gone: out of the index, and a tombstone in place of its
+// record, so that a restart serving an older snapshot does not list it (replayRecords); the
+// next load's snapshot lets the tombstone go.
 func (b *Bridge) forgetGroup(ctx context.Context, id int64) {
 	b.index.DeleteGroup(id)
-	if err := b.store.DeleteGroupShadow(context.WithoutCancel(ctx), id); err != nil {
-		b.log.Error().Err(err).Int64("group", id).Msg("group shadow not deleted")
+	if err := b.store.PutGroupShadow(context.WithoutCancel(ctx), store.Shadow{ID: id, Data: tombstone, Updated: b.now().UTC()}); err != nil {
+		b.log.Error().Err(err).Int64("group", id).Msg("group tombstone not written")
 	}
 }
 

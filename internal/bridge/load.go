@@ -115,6 +115,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 		b.followed.Store(after)
 	}
 	b.probeInstance(ctx)
+	if b.startFromLeader(ctx) {
+		b.bg.Go(func() { b.finishLeftovers(ctx) })
+		return nil
+	}
 	if b.restoreSnapshot(ctx) {
 		l, _ := b.index.BeginLoad() // nothing else loads yet; begun here so readiness shows it
 		b.bg.Go(func() {
@@ -144,13 +148,7 @@ func (b *Bridge) finishLeftovers(ctx context.Context) {
 
 // restoreSnapshot installs the stored snapshot, if there is a readable one.
 func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
-	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
-		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
-			b.mu.Lock()
-			b.protected[id] = true
-			b.mu.Unlock()
-		}
-	}
+	b.protectStoredOwner(ctx)
 	data, _, ok, err := b.store.Snapshot(ctx, snapshotName)
 	if err != nil || !ok {
 		if err != nil {
@@ -166,10 +164,15 @@ func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
 	// Protection may have been configured since the snapshot was taken.
 	s.Users = slices.DeleteFunc(s.Users, func(u index.User) bool { return b.isProtected(u.ID, u.DomoEmail) })
 	replayed, err := b.replayRecords(ctx, &s)
+	if err == nil {
+		var n int
+		n, err = b.replayGroupRecords(ctx, &s)
+		replayed += n
+	}
 	if err != nil {
 		// Without the records, the snapshot could show a user the bridge has deactivated or
 		// deleted since: load from Domo instead.
-		b.log.Warn().Err(err).Msg("stored user records not readable; loading from Domo instead of serving the snapshot")
+		b.log.Warn().Err(err).Msg("stored records not readable; loading from Domo instead of serving the snapshot")
 		return false
 	}
 	users, groups, taken := len(s.Users), len(s.Groups), s.LoadedAt
@@ -183,6 +186,19 @@ func (b *Bridge) restoreSnapshot(ctx context.Context) bool {
 	ev.Int("users", users).Int("groups", groups).Int("records_replayed", replayed).Time("loaded_at", taken).
 		Bool("serves_reads", b.snapshotServes(taken)).Msg("index snapshot restored while loading from Domo")
 	return true
+}
+
+// protectStoredOwner protects the Domo user that owned the API client when the state last
+// learnt it: a snapshot lacks that user, but a GET by id would reach Domo before the first
+// token tells.
+func (b *Bridge) protectStoredOwner(ctx context.Context) {
+	if v, ok, err := b.store.Setting(ctx, settingOwner); err == nil && ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			b.mu.Lock()
+			b.protected[id] = true
+			b.mu.Unlock()
+		}
+	}
 }
 
 // replayRecords brings a snapshot up to date with the bridge's own writes since the load it
@@ -253,6 +269,56 @@ func (b *Bridge) replayRecords(ctx context.Context, s *index.Snapshot) (int, err
 		g.MemberIDs = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(uid int64) bool {
 			return gone[uid] || slices.Contains(left[uid], g.ID)
 		})
+	}
+	return n, nil
+}
+
+// replayGroupRecords brings a snapshot's groups up to date with the bridge's own group writes
+// since its load: a tombstone takes the group out; the record of a group the snapshot lacks
+// (created since) adds it, with the members the IdP put in it; the record of a group it has
+// gives its name and externalId. Which members such a group gained or lost is not in its
+// record (the IdP's members are, not Domo's whole list): the users' replay has already taken
+// out users deleted, hidden or demoted since, and the staleness bound covers the rest. It
+// returns how many records it applied.
+func (b *Bridge) replayGroupRecords(ctx context.Context, s *index.Snapshot) (int, error) {
+	pos := make(map[int64]int, len(s.Groups))
+	for i := range s.Groups {
+		pos[s.Groups[i].ID] = i
+	}
+	gone := map[int64]bool{}
+	n := 0
+	for sh, err := range b.store.GroupShadows(ctx) {
+		if err != nil {
+			return 0, err
+		}
+		if !sh.Updated.After(s.LoadedAt) {
+			continue
+		}
+		n++
+		if isTombstone(sh.Data) {
+			gone[sh.ID] = true
+			continue
+		}
+		var gs mapping.GroupShadow
+		if err := json.Unmarshal(sh.Data, &gs); err != nil || gs.Name == "" {
+			continue
+		}
+		g := domo.Group{ID: sh.ID, Name: gs.Name}
+		if i, ok := pos[sh.ID]; ok {
+			prev := s.Groups[i]
+			g.Default = prev.Default
+			s.Groups[i] = b.groupEntry(g, &gs, prev.MemberIDs, b.cfg.Mapping)
+			continue
+		}
+		var members []int64
+		if gs.MembersKnown {
+			members = slices.Clone(gs.Members)
+		}
+		pos[sh.ID] = len(s.Groups)
+		s.Groups = append(s.Groups, b.groupEntry(g, &gs, members, b.cfg.Mapping))
+	}
+	if len(gone) > 0 {
+		s.Groups = slices.DeleteFunc(s.Groups, func(g index.Group) bool { return gone[g.ID] })
 	}
 	return n, nil
 }
@@ -378,9 +444,9 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	if learn {
 		err = b.learnOwner(ctx)
 	}
-	var tombs map[int64]time.Time
+	var tombs, groupTombs map[int64]time.Time
 	if err == nil {
-		s, tombs, drift, err = b.readAll(ctx)
+		s, tombs, groupTombs, drift, err = b.readAll(ctx)
 	}
 	if err != nil {
 		l.Fail(err)
@@ -391,7 +457,8 @@ func (b *Bridge) run(ctx context.Context, l *index.Load, learn bool) error {
 	l.Replace(s)
 	b.log.Info().Int("users", users).Int("groups", groups).Dur("took", took).Msg("index loaded")
 	if b.saveSnapshot(ctx) {
-		b.dropTombstones(ctx, tombs, started)
+		b.dropTombstones(ctx, tombs, started, b.store.DeleteUserShadow)
+		b.dropTombstones(ctx, groupTombs, started, b.store.DeleteGroupShadow)
 	}
 	b.publishDrift(ctx, drift, started)
 	return nil
@@ -417,16 +484,16 @@ func (b *Bridge) saveSnapshot(ctx context.Context) bool {
 	return true
 }
 
-// dropTombstones deletes the tombstones written before the load that began at started: the
-// snapshot just stored is newer than they are and lacks their users, so a restart no longer
-// needs them.
-func (b *Bridge) dropTombstones(ctx context.Context, tombs map[int64]time.Time, started time.Time) {
+// dropTombstones deletes, with del, the tombstones written before the load that began at
+// started: the snapshot just stored is newer than they are and lacks their users or groups,
+// so a restart no longer needs them.
+func (b *Bridge) dropTombstones(ctx context.Context, tombs map[int64]time.Time, started time.Time, del func(context.Context, int64) error) {
 	for id, at := range tombs {
 		if !at.Before(started) {
 			continue
 		}
-		if err := b.store.DeleteUserShadow(context.WithoutCancel(ctx), id); err != nil {
-			b.log.Warn().Err(err).Int64("user", id).Msg("tombstone not dropped; the next load tries again")
+		if err := del(context.WithoutCancel(ctx), id); err != nil {
+			b.log.Warn().Err(err).Int64("id", id).Msg("tombstone not dropped; the next load tries again")
 		}
 	}
 }
@@ -436,7 +503,7 @@ func (b *Bridge) dropTombstones(ctx context.Context, tombs map[int64]time.Time, 
 // user listing (Domo, 200 pages of 500 at 100,000 users) and the groups with their members
 // (Domo, one call per 500 members of each non-empty group). The index entries are then built
 // on every CPU.
-func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.Time, *DriftReport, error) {
+func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.Time, map[int64]time.Time, *DriftReport, error) {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil) // the first failure stops the other sources, and is the one reported
 	var (
@@ -474,7 +541,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.T
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// The drift report comes from these same reads: it costs Domo nothing more than the load.
 	drift := b.computeDrift(rows, records, gr)
@@ -487,7 +554,7 @@ func (b *Bridge) readAll(ctx context.Context) (*index.Snapshot, map[int64]time.T
 	b.mu.Lock()
 	b.hiddenEmail = hidden
 	b.mu.Unlock()
-	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, tombs, drift, nil
+	return &index.Snapshot{Users: b.entries(rows, records), Groups: gr.entries(b)}, tombs, gr.tombs, drift, nil
 }
 
 // readUserRecords reads and decodes every stored user record; decoding, the bulk of the work,
@@ -582,6 +649,7 @@ type groupReads struct {
 	groups  []domo.Group
 	shadows map[int64]*mapping.GroupShadow
 	members [][]int64
+	tombs   map[int64]time.Time // group tombstones, with when they were written
 }
 
 // entries builds the index entries of the groups read.
@@ -596,9 +664,14 @@ func (gr *groupReads) entries(b *Bridge) []index.Group {
 // readGroups reads every group, its stored shadow and its members.
 func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 	shadows := map[int64]*mapping.GroupShadow{}
+	tombs := map[int64]time.Time{}
 	for sh, err := range b.store.GroupShadows(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("read group shadows: %w", err)
+		}
+		if isTombstone(sh.Data) {
+			tombs[sh.ID] = sh.Updated
+			continue
 		}
 		var gs mapping.GroupShadow
 		if json.Unmarshal(sh.Data, &gs) == nil {
@@ -618,7 +691,7 @@ func (b *Bridge) readGroups(ctx context.Context) (*groupReads, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &groupReads{groups: groups, shadows: shadows, members: members}, nil
+	return &groupReads{groups: groups, shadows: shadows, members: members, tombs: tombs}, nil
 }
 
 // readMembers reads the member lists of groups, MemberWorkers at a time: one call per 500

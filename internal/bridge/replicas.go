@@ -262,11 +262,59 @@ type loadedNote struct {
 	LoadedAt time.Time `json:"loadedAt"`
 }
 
-// announceLoad tells the other replicas that the stored snapshot holds a fresh load.
+// settingIndexLoaded remembers the last load announcement, for replicas that start later.
+const settingIndexLoaded = "index.loaded"
+
+// announceLoad tells the other replicas that the stored snapshot holds a fresh load, and
+// remembers it for the replicas that start later (startFromLeader).
 func (b *Bridge) announceLoad(loadedAt time.Time, seq int64) {
-	b.publish(changeIndexLoaded, "", func() ([]byte, error) {
-		return json.Marshal(loadedNote{Seq: seq, LoadedAt: loadedAt})
-	})
+	if !b.store.Shared() {
+		return
+	}
+	note, err := json.Marshal(loadedNote{Seq: seq, LoadedAt: loadedAt})
+	if err != nil {
+		return
+	}
+	b.publish(changeIndexLoaded, "", func() ([]byte, error) { return note, nil })
+	if err := b.store.PutSetting(context.Background(), settingIndexLoaded, string(note)); err != nil {
+		b.log.Warn().Err(err).Msg("load announcement not remembered; replicas that start load from Domo")
+	}
+}
+
+// startFromLeader installs, on a shared state, the index the leader loaded last, with the
+// changes published since replayed onto it, when that load is younger than the refresh
+// interval (and its changes are still on the feed): a replica that starts (a rolling update,
+// a replica added) is then as fresh as the others at once and costs Domo nothing; the
+// leader's next refresh reaches it as it reaches them. It reports whether it did.
+func (b *Bridge) startFromLeader(ctx context.Context) bool {
+	if !b.store.Shared() || b.cfg.RefreshInterval <= 0 {
+		return false
+	}
+	v, ok, err := b.store.Setting(ctx, settingIndexLoaded)
+	if err != nil || !ok {
+		return false
+	}
+	var note loadedNote
+	if json.Unmarshal([]byte(v), &note) != nil || note.LoadedAt.IsZero() {
+		return false
+	}
+	if age := b.now().Sub(note.LoadedAt); age < 0 || age > min(b.cfg.RefreshInterval, changesKept/2) {
+		return false
+	}
+	b.protectStoredOwner(ctx)
+	l, ok := b.index.BeginLoad()
+	if !ok {
+		return false
+	}
+	installed, err := b.replaySnapshot(ctx, l, note)
+	if err != nil || !installed {
+		if err != nil {
+			b.log.Warn().Err(err).Msg("the leader's index not installed at start; loading from Domo")
+		}
+		l.Fail(nil)
+		return false
+	}
+	return true
 }
 
 // installLeaders installs the leader's refreshed index: the stored snapshot, with the changes

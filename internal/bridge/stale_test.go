@@ -101,6 +101,13 @@ func TestRestartWithDomoUnreachableTellsNoStaleTruth(t *testing.T) {
 		t.Fatalf("create group: %d %s", a.status, a.raw)
 	}
 	groupID := a.body["id"].(string)
+	for _, name := range []string{"Doomed", "Old name"} {
+		if a := e.do("POST", "/Groups", []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"`+name+`"}`)); a.status != http.StatusCreated {
+			t.Fatalf("create group %s: %d %s", name, a.status, a.raw)
+		} else {
+			ids[name] = a.body["id"].(string)
+		}
+	}
 	if err := e.b.Load(context.Background()); err != nil { // stores the snapshot
 		t.Fatal(err)
 	}
@@ -113,6 +120,9 @@ func TestRestartWithDomoUnreachableTellsNoStaleTruth(t *testing.T) {
 		{"DELETE", "/Users/" + ids["gone"], ""},
 		{"POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new@example.com","name":{"givenName":"N","familyName":"W"}}`},
 		{"PATCH", "/Users/" + ids["stay"], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"externalId","value":"ext-moved"}]}`},
+		{"DELETE", "/Groups/" + ids["Doomed"], ""},
+		{"PATCH", "/Groups/" + ids["Old name"], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"New name"}]}`},
+		{"POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Born later","members":[{"value":"` + ids["stay"] + `"}]}`},
 	}
 	for _, s := range steps {
 		var body []byte
@@ -180,6 +190,26 @@ func TestRestartWithDomoUnreachableTellsNoStaleTruth(t *testing.T) {
 	if slices.Contains(members, ids["gone"]) || !slices.Contains(members, ids["stay"]) {
 		t.Errorf("group %s members %v: the deleted user must be gone, the others kept", groupID, members)
 	}
+	// Groups too: the deleted one is gone, the renamed one found by its new name only, the one
+	// created since is listed with its member.
+	groupCount := func(name string) answer {
+		t.Helper()
+		return r.do("GET", "/Groups?filter="+urlQuery(`displayName eq "`+name+`"`), nil)
+	}
+	for name, want := range map[string]float64{"Doomed": 0, "Old name": 0, "New name": 1, "Born later": 1} {
+		if l := groupCount(name); l.status != http.StatusOK || l.body["totalResults"] != want {
+			t.Errorf("group %q after the restart: %d %s (want %v)", name, l.status, l.raw, want)
+		}
+	}
+	if l := groupCount("Born later"); l.status == http.StatusOK {
+		res, _ := l.body["Resources"].([]any)
+		if len(res) == 1 {
+			ms, _ := res[0].(map[string]any)["members"].([]any)
+			if len(ms) != 1 || ms[0].(map[string]any)["value"] != ids["stay"] {
+				t.Errorf("the group created since lists members %v", ms)
+			}
+		}
+	}
 	ready, details := r.b.Ready(context.Background())
 	idx := details["index"].(map[string]any)
 	if !ready || idx["source"] != "snapshot" || idx["servesReads"] != true || idx["ageSeconds"] != int64(120) {
@@ -209,6 +239,9 @@ func TestRestartWithDomoUnreachableTellsNoStaleTruth(t *testing.T) {
 	}
 	if _, ok, err := r.store.UserShadow(context.Background(), mustID(t, ids["gone"])); err != nil || ok {
 		t.Errorf("the tombstone of the deleted user is still stored (%v)", err)
+	}
+	if _, ok, err := r.store.GroupShadow(context.Background(), mustID(t, ids["Doomed"])); err != nil || ok {
+		t.Errorf("the tombstone of the deleted group is still stored (%v)", err)
 	}
 }
 

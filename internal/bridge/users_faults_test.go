@@ -85,7 +85,7 @@ func TestDomoFaultsBecomeRetryableAnswers(t *testing.T) {
 			if !o.first {
 				e.t.Skip("latency slows every call; the first one times out")
 			}
-			e.sim.SetOptions(func(o *domosim.Options) { o.Latency = 2 * time.Second })
+			e.sim.SetOptions(func(o *domosim.Options) { o.Latency = 5 * time.Second })
 		}},
 		{"credentials refused", http.StatusServiceUnavailable, func(e *replayEnv, o op) {
 			if !o.first {
@@ -99,7 +99,7 @@ func TestDomoFaultsBecomeRetryableAnswers(t *testing.T) {
 		for _, f := range faults {
 			t.Run(o.name+"/"+f.name, func(t *testing.T) {
 				t.Parallel()
-				e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 11}, timeout: 500 * time.Millisecond})
+				e := newReplayEnv(t, envOptions{sim: domosim.Options{Seed: 11}, timeout: 1500 * time.Millisecond})
 				seed := e.do("POST", "/Users", []byte(faultUser))
 				if seed.status != http.StatusCreated {
 					t.Fatalf("seed: %d %s", seed.status, seed.raw)

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -134,6 +135,22 @@ func (ts *Tokens) match(header string) (tokenEntry, bool) {
 func (ts *Tokens) Authenticate(secret string) (name string, role Role, ok bool) {
 	e, ok := ts.match("Bearer " + secret)
 	return e.name, e.role, ok
+}
+
+// Bind returns an HMAC-SHA256 of msg keyed by the secret of the token called name (by its
+// digest, which never leaves this package), and that token's role; ok is false when no token
+// has that name. The status page ties a stored session to the token it signed in with: when
+// the token is removed or its secret replaced, the MAC no longer matches and the session ends,
+// and a copy of the stored MAC reveals nothing of the secret without msg.
+func (ts *Tokens) Bind(name string, msg []byte) (mac []byte, role Role, ok bool) {
+	for _, e := range ts.entries {
+		if e.name == name {
+			h := hmac.New(sha256.New, e.digest[:])
+			h.Write(msg)
+			return h.Sum(nil), e.role, true
+		}
+	}
+	return nil, 0, false
 }
 
 // authenticate rejects requests without a valid bearer token with a SCIM 401 and records the

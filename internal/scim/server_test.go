@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -338,6 +339,38 @@ func TestNewTokensDefaultNames(t *testing.T) {
 	}
 	if got := strings.Join(ts.Names(), ","); got != "token1,token2,readonly1,admin1" {
 		t.Fatalf("names %s", got)
+	}
+}
+
+// Bind's MAC depends on the token's secret, not only its name: a token replaced under the same
+// name gives another MAC, and a name that is gone gives none.
+func TestTokensBind(t *testing.T) {
+	old, err := NewTokens([]Token{{Name: "oncall", Secret: "0123456789abcdef-old", Role: RoleOperator}, {Name: "okta", Secret: "0123456789abcdef-idp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := NewTokens([]Token{{Name: "oncall", Secret: "0123456789abcdef-new", Role: RoleOperator}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, role, ok := old.Bind("oncall", []byte("session-1"))
+	if !ok || role != RoleOperator || len(a) != 32 {
+		t.Fatalf("Bind = %x, %v, %v", a, role, ok)
+	}
+	if again, _, _ := old.Bind("oncall", []byte("session-1")); !bytes.Equal(a, again) {
+		t.Error("Bind is not deterministic")
+	}
+	if other, _, _ := old.Bind("oncall", []byte("session-2")); bytes.Equal(a, other) {
+		t.Error("two messages, one MAC")
+	}
+	if b, _, ok := renewed.Bind("oncall", []byte("session-1")); !ok || bytes.Equal(a, b) {
+		t.Error("a replaced secret gives the same MAC")
+	}
+	if _, role, ok := old.Bind("okta", []byte("session-1")); !ok || role != RoleProvision {
+		t.Errorf("Bind(okta) role %v, %v", role, ok)
+	}
+	if _, _, ok := renewed.Bind("okta", []byte("session-1")); ok {
+		t.Error("Bind found a removed token")
 	}
 }
 

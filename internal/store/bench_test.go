@@ -197,3 +197,27 @@ func loadShadows(b *testing.B, s Store, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkTouchSession is what every status-page request costs the state: the session looked
+// up by its id's hash and marked active, among a full table of 256 sessions.
+func BenchmarkTouchSession(b *testing.B) { forBackends(b, benchTouchSession) }
+
+func benchTouchSession(b *testing.B, s Store) {
+	ctx := context.Background()
+	t0 := time.Now().UTC()
+	for i := range 256 {
+		se := Session{IDHash: fmt.Sprintf("%064x", i), Name: "oncall", Role: "operator", Binding: "b",
+			Created: t0, IdleUntil: t0.Add(30 * time.Minute), Expires: t0.Add(8 * time.Hour)}
+		if _, err := s.CreateSession(ctx, se, 256); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	var i int64
+	for b.Loop() {
+		i++
+		if _, ok, err := s.TouchSession(ctx, fmt.Sprintf("%064x", i%256), t0.Add(time.Duration(i)*time.Microsecond), 30*time.Minute); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}

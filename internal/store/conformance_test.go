@@ -174,6 +174,12 @@ func conformance() []struct {
 		{"Changes", testChanges},
 		{"ChangesConcurrentFollow", testChangesConcurrentFollow},
 		{"Heartbeat", testHeartbeat},
+		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionExpiry", testSessionExpiry},
+		{"SessionDelete", testSessionDelete},
+		{"SessionCap", testSessionCap},
+		{"SessionsConcurrent", testSessionsConcurrent},
+		{"SessionErrors", testSessionErrors},
 	}
 }
 

@@ -19,7 +19,7 @@ func testOpenMigratesEmptyState(t *testing.T, b backend) {
 	if got := b.version(t, loc); got != b.steps {
 		t.Errorf("schema version = %d, want %d", got, b.steps)
 	}
-	for _, name := range []string{"users", "groups", "settings", "snapshots", "audit", "intents", "breaker_events"} {
+	for _, name := range []string{"users", "groups", "settings", "snapshots", "audit", "intents", "breaker_events", "sessions"} {
 		if !b.hasTable(t, loc, name) {
 			t.Errorf("table %q missing", name)
 		}

@@ -79,6 +79,19 @@ CREATE TABLE breaker_events (
 	resource_id TEXT NOT NULL
 ) STRICT;
 CREATE INDEX breaker_events_time ON breaker_events(time);`,
+
+		// 3: the status page's sign-in sessions, by the hash of their id.
+		`CREATE TABLE sessions (
+	id_hash    TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	binding    TEXT NOT NULL,
+	created    TEXT NOT NULL,
+	seen       TEXT NOT NULL,
+	idle_until TEXT NOT NULL,
+	expires    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sessions_created ON sessions(created);`,
 	}
 }
 

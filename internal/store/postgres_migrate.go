@@ -104,6 +104,20 @@ CREATE TABLE replicas (
 	id   text PRIMARY KEY,
 	seen timestamptz NOT NULL
 );`,
+
+		// 3: the status page's sign-in sessions, by the hash of their id. Their times are the
+		// replicas' own (the status page's clock), in the text of step 1.
+		`CREATE TABLE sessions (
+	id_hash    text PRIMARY KEY,
+	name       text NOT NULL,
+	role       text NOT NULL,
+	binding    text NOT NULL,
+	created    text COLLATE "C" NOT NULL,
+	seen       text COLLATE "C" NOT NULL,
+	idle_until text COLLATE "C" NOT NULL,
+	expires    text COLLATE "C" NOT NULL
+);
+CREATE INDEX sessions_created ON sessions (created);`,
 	}
 }
 

@@ -69,6 +69,23 @@ type Store interface {
 	// ClearBreaker forgets every counted event (an operator reset the breaker).
 	ClearBreaker(ctx context.Context) error
 
+	// CreateSession stores a new status-page session. On the way it deletes the sessions no
+	// longer live at s.Created and, when max live sessions are left, the oldest of them, so
+	// that at most max are ever kept, even with several replicas signing people in at once;
+	// evicted counts the live sessions that gave way.
+	CreateSession(ctx context.Context, s Session, max int) (evicted int, err error)
+	// Session returns the session stored under idHash if it is live at at (before its
+	// IdleUntil and its Expires); ok is false otherwise.
+	Session(ctx context.Context, idHash string, at time.Time) (s Session, ok bool, err error)
+	// TouchSession is Session, and records activity at at: the session stays live until
+	// at+idle, or its Expires if sooner. Seen and IdleUntil never move back.
+	TouchSession(ctx context.Context, idHash string, at time.Time, idle time.Duration) (s Session, ok bool, err error)
+	// DeleteSession ends the session stored under idHash (a sign-out) for every process
+	// sharing the state; a missing session is not an error.
+	DeleteSession(ctx context.Context, idHash string) error
+	// PruneSessions deletes the sessions no longer live at at and returns how many.
+	PruneSessions(ctx context.Context, at time.Time) (int64, error)
+
 	// Lock takes the lock named key, waiting until it is free or ctx ends, and returns the
 	// function that releases it. It serialises work on one resource across every process
 	// sharing the state: the bridge's replicas on PostgreSQL. A SQLite state serves one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -28,9 +29,10 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-// Config is what the page reads and acts through. Tokens and Admin are required.
+// Config is what the page reads and acts through. Tokens, Admin and Sessions are required.
 type Config struct {
 	Tokens   *scim.Tokens        // who may sign in: operator and read-only tokens
+	Sessions SessionStore        // where sessions live: the bridge's state
 	Admin    scim.Admin          // the switches and their status
 	Gatherer prometheus.Gatherer // the bridge's registry: the page shows what /metrics shows
 	Audit    bridge.AuditReader  // nil: no audit section
@@ -50,7 +52,7 @@ type UI struct {
 	tokens      *scim.Tokens
 	log         zerolog.Logger
 	now         func() time.Time
-	sessions    *sessions
+	sessions    SessionStore
 	failures    *rate.Limiter
 	crossOrigin *http.CrossOriginProtection
 	budget      *budget
@@ -62,8 +64,8 @@ var _ scim.UI = (*UI)(nil)
 
 // New builds the page. Run must run for the budget chart to fill.
 func New(cfg Config) (*UI, error) {
-	if cfg.Tokens == nil || cfg.Admin == nil {
-		return nil, fmt.Errorf("ui: Tokens and Admin are required")
+	if cfg.Tokens == nil || cfg.Admin == nil || cfg.Sessions == nil {
+		return nil, fmt.Errorf("ui: Tokens, Admin and Sessions are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -101,7 +103,7 @@ func New(cfg Config) (*UI, error) {
 	return &UI{
 		cfg: cfg, tokens: cfg.Tokens, now: cfg.Now,
 		log:         cfg.Logger.With().Str("component", "ui").Logger(),
-		sessions:    newSessions(cfg.SessionTTL, cfg.IdleTimeout, cfg.Now),
+		sessions:    cfg.Sessions,
 		failures:    newSignInLimiter(),
 		crossOrigin: http.NewCrossOriginProtection(),
 		budget:      &budget{keep: time.Hour},
@@ -110,16 +112,20 @@ func New(cfg Config) (*UI, error) {
 	}, nil
 }
 
-// Run samples Domo's budget use for the chart until ctx ends.
+// Run samples Domo's budget use for the chart, and prunes ended sessions, until ctx ends.
 func (u *UI) Run(ctx context.Context) {
 	t := time.NewTicker(u.cfg.SampleEvery)
 	defer t.Stop()
+	p := time.NewTicker(pruneEvery)
+	defer p.Stop()
 	for {
 		u.Sample()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.C:
+			u.prune(ctx)
 		}
 	}
 }
@@ -297,6 +303,10 @@ func (u *UI) Act(w http.ResponseWriter, r *http.Request) {
 		err = u.cfg.Admin.ResetBreaker(r.Context())
 	default:
 		u.refuse(w, r, http.StatusNotFound, "No such action.")
+		return
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		u.unavailable(w, r, strings.ReplaceAll(action, "-", " "), err)
 		return
 	}
 	if err != nil {

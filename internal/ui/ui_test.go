@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,26 +37,65 @@ const (
 )
 
 // site is the status page in front of a real bridge on the Domo simulator, served by the real
-// routes, with a clock the test moves.
+// routes, with a clock the test moves. Several sites on one state are replicas of one bridge
+// (or one bridge before and after a restart).
 type site struct {
 	t      *testing.T
 	srv    *httptest.Server
 	bridge *bridge.Bridge
-	now    time.Time
+	store  store.Store
+	clock  *clock
+}
+
+// clock is the time the status page sees; sites sharing one agree on it, as replicas whose
+// clocks are synchronised do.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// siteOptions vary newSiteWith; the zero value is a plain-HTTP site on a new SQLite file.
+type siteOptions struct {
+	tls    bool
+	state  string       // a file path or a PostgreSQL URL; "" is a new SQLite file
+	tokens []scim.Token // nil: the three of the constants above
+	clock  *clock       // nil: a new one
 }
 
 func newSite(t *testing.T, tlsServer bool) *site {
+	t.Helper()
+	return newSiteWith(t, siteOptions{tls: tlsServer})
+}
+
+func defaultTokens() []scim.Token {
+	return []scim.Token{
+		{Name: "okta", Secret: idpToken, Role: scim.RoleProvision},
+		{Name: opName, Secret: opToken, Role: scim.RoleOperator},
+		{Name: roName, Secret: roToken, Role: scim.RoleReadOnly},
+	}
+}
+
+func newSiteWith(t *testing.T, o siteOptions) *site {
 	t.Helper()
 	sim := domosim.New(domosim.Options{Seed: 4})
 	sim.SeedUsers(2)
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	o := sim.Options()
-	client, err := domo.New(domo.Config{BaseURL: simSrv.URL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RatePerMinute: 60000, Logger: zerolog.Nop()})
+	so := sim.Options()
+	client, err := domo.New(domo.Config{BaseURL: simSrv.URL, ClientID: so.ClientID, ClientSecret: so.ClientSecret, RatePerMinute: 60000, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if o.state == "" {
+		o.state = filepath.Join(t.TempDir(), "state.db")
+	}
+	st, err := store.Open(context.Background(), o.state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,24 +108,26 @@ func newSite(t *testing.T, tlsServer bool) *site {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := scim.NewTokens([]scim.Token{
-		{Name: "okta", Secret: idpToken, Role: scim.RoleProvision},
-		{Name: opName, Secret: opToken, Role: scim.RoleOperator},
-		{Name: roName, Secret: roToken, Role: scim.RoleReadOnly},
-	})
+	if o.tokens == nil {
+		o.tokens = defaultTokens()
+	}
+	tokens, err := scim.NewTokens(o.tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, bridge: b, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	if o.clock == nil {
+		o.clock = newClock()
+	}
+	s := &site{t: t, bridge: b, store: st, clock: o.clock}
 	reg := prometheus.NewRegistry()
-	page, err := New(Config{Tokens: tokens, Admin: b, Gatherer: reg, Audit: st, Drift: b.LastDrift, BudgetPerMinute: 3000,
-		Logger: zerolog.Nop(), Now: func() time.Time { return s.now }})
+	page, err := New(Config{Tokens: tokens, Sessions: st, Admin: b, Gatherer: reg, Audit: st, Drift: b.LastDrift, BudgetPerMinute: 3000,
+		Logger: zerolog.Nop(), Now: o.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := scim.NewHandler(scim.Config{Users: b.Users(), Groups: b.Groups(), Tokens: tokens, Admin: b, Pauser: b, UI: page,
 		Metrics: scim.NewMetrics(reg), Logger: zerolog.Nop(), Available: func() bool { return true }})
-	if tlsServer {
+	if o.tls {
 		s.srv = httptest.NewTLSServer(h)
 	} else {
 		s.srv = httptest.NewServer(h)
@@ -234,13 +276,13 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	c := s.client()
 	s.signIn(c, roToken)
-	s.now = s.now.Add(defaultIdleTimeout - time.Minute)
+	s.clock.add(defaultIdleTimeout - time.Minute)
 	if !signedIn(c) {
 		t.Fatal("signed out before the idle timeout")
 	}
 	for range 20 { // active for longer than the lifetime
-		s.now = s.now.Add(25 * time.Minute)
-		if !signedIn(c) && s.now.Sub(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)) < defaultSessionTTL {
+		s.clock.add(25 * time.Minute)
+		if !signedIn(c) && s.clock.now().Sub(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)) < defaultSessionTTL {
 			t.Fatal("an active session ended before its lifetime")
 		}
 	}
@@ -250,7 +292,7 @@ func TestSessionExpiry(t *testing.T) {
 	c2 := s.client()
 	s.signIn(c2, roToken)
 	for range 4 { // the page's polling alone does not keep it alive
-		s.now = s.now.Add(defaultIdleTimeout / 4)
+		s.clock.add(defaultIdleTimeout / 4)
 		s.get(c2, "/ui/live")
 	}
 	if signedIn(c2) {
