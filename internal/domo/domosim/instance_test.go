@@ -272,3 +272,85 @@ func TestInstanceRateLimit(t *testing.T) {
 		t.Fatalf("v1 shares the instance budget: %d", a.status)
 	}
 }
+
+// TestInstanceShapes: each preset of the "instance-shapes" knob answers on the wire as it says.
+func TestInstanceShapes(t *testing.T) {
+	t.Parallel()
+	for _, preset := range []string{"other", "other2"} {
+		var o domosim.Options
+		if err := o.SetKnob("instance-shapes", preset); err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, o)
+		owner := strconv.FormatInt(e.sim.OwnerID(), 10)
+		if err := e.sim.SetAttributes(e.sim.OwnerID(), map[string][]string{"costCenter": {"4100"}}); err != nil {
+			t.Fatal(err)
+		}
+		// Strict about Content-Type, reads included.
+		if a := e.api("sim-access-token", "GET", "/api/identity/v1/users/"+owner, ""); a.status != http.StatusUnsupportedMediaType {
+			t.Fatalf("%s: GET without Content-Type: %d", preset, a.status)
+		}
+		get := func(path string) string {
+			req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+			req.Header.Set("X-DOMO-Developer-Token", "sim-access-token")
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strconv.Itoa(resp.StatusCode) + " " + string(b)
+		}
+		user := get("/api/identity/v1/users/" + owner)
+		wantUser := map[string]string{"other": `200 {"attributes":`, "other2": `200 {"users":[`}[preset]
+		wantValue := map[string]string{"other": `"values":4100`, "other2": `"values":[4100]`}[preset]
+		if !strings.HasPrefix(user, wantUser) || !strings.Contains(user, `"id":"`+owner+`"`) || !strings.Contains(user, wantValue) {
+			t.Fatalf("%s: identity user %s", preset, user)
+		}
+		if a := get("/api/user/v1/properties/meta/keys"); !strings.HasPrefix(a, "404 ") || strings.Contains(a, "{") {
+			t.Fatalf("%s: catalogue %s", preset, a)
+		}
+		if a := get("/api/authorization/v1/roles"); !strings.HasPrefix(a, `200 {"roles":[{`) || !strings.Contains(a, `"id":"1"`) {
+			t.Fatalf("%s: roles %s", preset, a)
+		}
+		gid := strconv.FormatInt(e.sim.DefaultGroupID(), 10)
+		if a := get("/api/content/v2/groups/" + gid); !strings.Contains(a, `"userIds":["`) {
+			t.Fatalf("%s: group %s", preset, a)
+		}
+		put := func(path, body string) (int, string) {
+			req, _ := http.NewRequest("PUT", e.srv.URL+path, strings.NewReader(body))
+			req.Header.Set("X-DOMO-Developer-Token", "sim-access-token")
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		wantEmpty := map[string]int{"other": 422, "other2": 400}[preset]
+		if status, body := put("/api/content/v2/groups/access", `[]`); status != wantEmpty || strings.HasPrefix(body, "{") {
+			t.Fatalf("%s: empty bulk change %d %s", preset, status, body)
+		}
+		users := e.sim.SeedUsers(1)
+		wantDone := map[string]int{"other": 204, "other2": 200}[preset]
+		if status, body := put("/api/content/v2/groups/"+gid+"/user", `[{"id":"`+strconv.FormatInt(users[0], 10)+`","type":"USER"}]`); status != wantDone || body != "" {
+			t.Fatalf("%s: bulk add %d %q", preset, status, body)
+		}
+	}
+}
+
+// TestRetryAfterHeader: rate-limit-headers=retry-after answers a 429 with Retry-After only.
+func TestRetryAfterHeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, domosim.Options{InstanceRateLimit: 1, RateLimitHeaders: "retry-after"})
+	if a := e.api("sim-access-token", "GET", "/api/authorization/v1/roles", ""); a.status != 200 || a.header.Get("X-RateLimit-Limit") != "" {
+		t.Fatalf("first: %d %v", a.status, a.header)
+	}
+	a := e.api("sim-access-token", "GET", "/api/authorization/v1/roles", "")
+	if n, err := strconv.Atoi(a.header.Get("Retry-After")); a.status != 429 || err != nil || n < 1 || n > 60 || a.header.Get("X-RateLimit-Remaining") != "" {
+		t.Fatalf("429: %d %v", a.status, a.header)
+	}
+}
