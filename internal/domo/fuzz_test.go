@@ -74,6 +74,45 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// fzInstanceSeeds are instance API answers in the shapes Domo's docs show and leave open.
+var fzInstanceSeeds = []string{
+	`{"users":[{"id":1234567,"displayName":"Ada","roleId":5,"attributes":[{"key":"costCenter","values":["CC-7"]},{"key":"n","values":[4100,1.5e3]}]}]}`,
+	`{"id":"1234567","roleId":"5","attributes":{"costCenter":"CC-7","x":null}}`,
+	`[{"id":1,"name":"Admin"},{"id":"810756122","name":"Analyst","userCount":"3"}]`,
+	`{"roles":[{"id":1,"name":"Admin"}],"totalCount":1}`,
+	`[{"key":"costCenter","keyspace":"customer-defined"},"title"]`,
+	`{"key":"x","values":1e999999999}`, `[1e-999999999, -0, 0.1e2]`,
+}
+
+// FuzzInstanceDecode feeds any bytes to the decoders of the instance APIs' answers: no panic,
+// no unbounded work, and a user is only ever the one asked for (or one without an id).
+func FuzzInstanceDecode(f *testing.F) {
+	for _, s := range append(append([]string{}, fzInstanceSeeds...), fzSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if u, err := decodeIdentityUser(body, 1234567); err == nil && u.ID != 1234567 && u.ID != 0 {
+			t.Fatalf("decodeIdentityUser(%q) gave user %d", body, u.ID)
+		}
+		if roles, err := decodeRoles(body); err == nil {
+			for _, r := range roles {
+				if r.ID <= 0 || r.Name == "" {
+					t.Fatalf("decodeRoles(%q) kept %+v", body, r)
+				}
+			}
+		}
+		_, _ = decodeAttributeKeys(body)
+		if vals := attributeValues(body); vals == nil {
+			t.Fatalf("attributeValues(%q) is nil", body)
+		}
+		for _, a := range decodeAttributes(body) {
+			if a.Key == "" || a.Values == nil {
+				t.Fatalf("decodeAttributes(%q) kept %+v", body, a)
+			}
+		}
+	})
+}
+
 // fzSecret and fzAccess are the client's credentials in FuzzClientAnswers: long and random
 // enough that no fuzzed answer contains them by chance, so finding one in an error is a leak.
 const (

@@ -124,9 +124,14 @@ func scalarText(raw json.RawMessage) (string, bool) {
 }
 
 // decimalText writes a JSON number without an exponent, exactly: "1e3" is "1000", "2.5E-2"
-// is "0.025". A number without an exponent is kept as written.
+// is "0.025". A number without an exponent is kept as written, and so is one whose exponent is
+// too large to write out (1e999999999 would take a gigabyte).
 func decimalText(s string) string {
-	if !strings.ContainsAny(s, "eE") {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return s
+	}
+	if exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+")); err != nil || exp > maxExponent || exp < -maxExponent {
 		return s
 	}
 	r, ok := new(big.Rat).SetString(s)
@@ -145,6 +150,9 @@ func decimalText(s string) string {
 	}
 	return s
 }
+
+// maxExponent bounds the exponents decimalText writes out.
+const maxExponent = 100
 
 // attributeValues reads an attribute's values as Domo documents them ("values":
 // number|string[]) and as tenants send them: a list of strings, of numbers, or of both; a bare

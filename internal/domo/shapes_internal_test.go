@@ -3,6 +3,7 @@ package domo
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,8 @@ func TestAttributeValuesShapes(t *testing.T) {
 		{`[2.5E-2]`, []string{"0.025"}},
 		{`[12345678901234567890123]`, []string{"12345678901234567890123"}},
 		{`[true]`, []string{"true"}},
+		{`1e999999999`, []string{"1e999999999"}},
+		{`[-1E-101, 5e-100]`, []string{"-1E-101", "0." + strings.Repeat("0", 99) + "5"}},
 		{`null`, []string{}},
 		{``, []string{}},
 		{`[]`, []string{}},
