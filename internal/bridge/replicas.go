@@ -314,7 +314,28 @@ func (b *Bridge) startFromLeader(ctx context.Context) bool {
 		l.Fail(nil)
 		return false
 	}
+	b.learnHidden(ctx)
 	return true
+}
+
+// learnHidden finds, in the stored records, the users a DELETE hid (a load learns them from
+// its own reads), so that the IdP creating one again through this replica revives it at once.
+// They are a hint: without it the create meets Domo's "email taken" and revives the user all
+// the same.
+func (b *Bridge) learnHidden(ctx context.Context) {
+	for sh, err := range b.store.UserShadows(ctx) {
+		if err != nil {
+			b.log.Warn().Err(err).Msg("hidden users not read from the state")
+			return
+		}
+		if isTombstone(sh.Data) {
+			continue
+		}
+		rec, err := decodeUserRecord(sh.Data)
+		if err == nil && rec.Hidden && rec.Shadow.Basis.Email != "" {
+			b.setHidden(rec.Shadow.Basis.Email, sh.ID, true)
+		}
+	}
 }
 
 // installLeaders installs the leader's refreshed index: the stored snapshot, with the changes

@@ -443,3 +443,52 @@ func TestReplicaStartsFromTheLeadersLoad(t *testing.T) {
 		t.Errorf("the user created after the leader's load: %d found on the new replica", n)
 	}
 }
+
+// TestReplicaStartedLaterRevivesAHiddenUser: a replica that starts from the leader's load
+// knows the users hidden before it started: the IdP creating one again through it revives the
+// user without a POST to Domo.
+func TestReplicaStartedLaterRevivesAHiddenUser(t *testing.T) {
+	parts := &sharedParts{state: pgtest.URL(t)}
+	parts.sim = domosim.New(domosim.Options{Seed: 46})
+	srv := httptest.NewServer(parts.sim)
+	t.Cleanup(srv.Close)
+	parts.simURL = srv.URL
+	start := func(name string) *replayEnv {
+		e := newReplayEnv(t, envOptions{replica: parts, bridge: func(c *Config) {
+			c.ReplicaID, c.OnDelete, c.RefreshInterval = name, DeleteDeprovision, 10*time.Minute
+		}})
+		eventually(t, 30*time.Second, name+" ready", func() bool {
+			ready, _ := e.b.Ready(context.Background())
+			return ready
+		})
+		e.b.Wait()
+		return e
+	}
+	first := start("r0")
+	a := first.do("POST", "/Users", []byte(`{"userName":"hidden.early@example.com","active":true}`))
+	if a.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", a.status, a.raw)
+	}
+	id := a.body["id"].(string)
+	if d := first.do("DELETE", "/Users/"+id, nil); d.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", d.status, d.raw)
+	}
+	if err := first.b.Load(context.Background()); err != nil { // the leader's load, after the hide
+		t.Fatal(err)
+	}
+	listed := parts.sim.Stats().ByRoute["GET /v1/users"]
+	second := start("r1")
+	if n := parts.sim.Stats().ByRoute["GET /v1/users"] - listed; n != 0 {
+		t.Fatalf("r1 loaded from Domo (%d listings); the test needs it to start from the leader's load", n)
+	}
+	first.settle()
+	before := parts.sim.Stats().ByRoute["POST /v1/users"]
+	again := second.do("POST", "/Users", []byte(`{"userName":"hidden.early@example.com","active":true}`))
+	if again.status != http.StatusCreated || again.body["id"] != id {
+		t.Fatalf("create again through r1: %d %s", again.status, again.raw)
+	}
+	second.settle()
+	if n := parts.sim.Stats().ByRoute["POST /v1/users"] - before; n != 0 {
+		t.Errorf("%d POSTs to Domo for a user hidden before this replica started", n)
+	}
+}
