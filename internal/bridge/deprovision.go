@@ -308,31 +308,15 @@ func decodePause(v string, now time.Time) *pauseState {
 	return &pauseState{Reason: v, Since: now}
 }
 
-// LoadSwitches restores the pause switch and the breaker from the store after a restart.
+// LoadSwitches restores the pause switch, the breaker and what the bridge learnt of the
+// tenant's fields from the store after a restart.
 func (b *Bridge) LoadSwitches(ctx context.Context) error {
-	reason, paused, err := b.store.Setting(ctx, settingPaused)
-	if err != nil {
-		return err
-	}
-	since, open, err := b.store.Setting(ctx, settingBreaker)
-	if err != nil {
-		return err
-	}
 	_, refuses, err := b.store.Setting(ctx, settingUndocumented)
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.undocumentedRefused.Store(refuses)
-	if paused {
-		b.paused = decodePause(reason, b.now())
-	}
-	if open {
-		t, _ := time.Parse(time.RFC3339, since)
-		b.breaker = breakerState{open: true, since: t}
-	}
-	return nil
+	return b.refreshSwitches(ctx)
 }
 
 // Paused implements scim.Pauser.
