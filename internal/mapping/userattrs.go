@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -190,27 +189,11 @@ func UserFromAttributes(attrs map[string]any) (User, error) {
 
 func enterpriseFromAttributes(attrs map[string]any) (Enterprise, error) {
 	var e Enterprise
-	ext, err := getObject(attrs, URNEnterprise, URNEnterprise)
+	// URN-qualified keys at the top level ("urn:…:User:employeeNumber"), the form Entra's
+	// path-less PATCH values use, count too, in case they reach this far.
+	ext, err := extensionObject(attrs, URNEnterprise)
 	if err != nil {
 		return e, err
-	}
-	// Also take URN-qualified keys at the top level ("urn:…:User:employeeNumber"), the form
-	// Entra's path-less PATCH values use, in case they reach this far.
-	prefix := URNEnterprise + ":"
-	var qualified map[string]any
-	for k, v := range attrs {
-		if len(k) > len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) {
-			if qualified == nil {
-				qualified = map[string]any{}
-			}
-			qualified[k[len(prefix):]] = v
-		}
-	}
-	if qualified != nil {
-		merged := make(map[string]any, len(ext)+len(qualified))
-		maps.Copy(merged, ext)
-		maps.Copy(merged, qualified)
-		ext = merged
 	}
 	if ext == nil {
 		return e, nil
