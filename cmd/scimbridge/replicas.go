@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 
@@ -14,26 +13,54 @@ import (
 	"github.com/scimbridge/scimbridge/internal/store"
 )
 
-// Replicas sharing a PostgreSQL state split the tenant's Domo budgets: each sends a heartbeat
-// every heartbeatEvery, counts the replicas heard from within heartbeatTTL, and paces its Domo
-// clients at 1/N of SCIMBRIDGE_DOMO_RATE_LIMIT (and of the instance APIs' limit). A replica that stops cleanly leaves at once; one
-// that dies is dropped after the TTL, and the others then take its share: the budget
-// rebalances within seconds either way.
+// Replicas sharing a PostgreSQL state share the tenant's Domo budgets exactly: every Domo
+// request of every replica takes its send time from one sequence kept in the database
+// (store.TakeSlot), a fixed interval apart whoever asks (domo.SharedBudget says why this
+// rather than a share of the budget each). The budget thus follows demand at once, and a
+// replica that stops or dies takes with it only the send times it had taken for requests it
+// was about to send. The heartbeats only count the replicas, for /readyz and the metrics: each
+// replica sends one every heartbeatEvery, and counts those heard from within heartbeatTTL; one
+// that stops cleanly leaves at once.
 const (
 	heartbeatEvery = time.Second
 	heartbeatTTL   = 3 * time.Second
 )
 
-// budgetShare is what the replicas' loop needs of the Domo client.
-type budgetShare interface {
-	SetShare(float64)
-	Share() float64
+// The shared budgets' names in the state.
+const (
+	budgetDomo     = "domo"
+	budgetInstance = "domo-instance"
+)
+
+// stateBudget is a Domo budget kept in the shared state, for a Domo client.
+type stateBudget struct {
+	st   store.Store
+	name string
 }
 
-var (
-	_ budgetShare = (*domo.Client)(nil)
-	_ budgetShare = (*domo.Instance)(nil)
-)
+var _ domo.SharedBudget = stateBudget{}
+
+func (b stateBudget) Take(ctx context.Context, every, within time.Duration) (time.Duration, bool, error) {
+	sl, err := b.st.TakeSlot(ctx, b.name, every, within)
+	return sl.Wait, sl.Taken, err
+}
+
+func (b stateBudget) Hold(ctx context.Context, d time.Duration) error {
+	return b.st.HoldSlots(ctx, b.name, d)
+}
+
+// shareDomoBudgets makes the Domo clients of a replica on a shared state take their send
+// times from the budgets kept there: SCIMBRIDGE_DOMO_RATE_LIMIT's and the instance APIs'.
+// On a state of one process (SQLite) each client paces itself at its whole budget.
+func shareDomoBudgets(st store.Store, client *domo.Client, inst *domo.Instance) {
+	if !st.Shared() {
+		return
+	}
+	client.ShareBudget(stateBudget{st, budgetDomo})
+	if inst != nil {
+		inst.ShareBudget(stateBudget{st, budgetInstance})
+	}
+}
 
 // replicaCount is the number of live replicas the last heartbeat counted, for /readyz.
 type replicaCount struct {
@@ -44,10 +71,8 @@ type replicaCount struct {
 func (r *replicaCount) set(n int) { r.mu.Lock(); r.n = n; r.mu.Unlock() }
 func (r *replicaCount) get() int  { r.mu.Lock(); defer r.mu.Unlock(); return r.n }
 
-// shareBudget keeps this replica's heartbeat and its share of the Domo budget until ctx ends,
-// and then leaves. While the state cannot be reached the share stays as it was: the other
-// replicas cannot count this one either, but they keep theirs too.
-func shareBudget(ctx context.Context, st store.Store, id string, clients []budgetShare, count *replicaCount, log zerolog.Logger) {
+// countReplicas keeps this replica's heartbeat until ctx ends, and then leaves.
+func countReplicas(ctx context.Context, st store.Store, id string, count *replicaCount, log zerolog.Logger) {
 	if !st.Shared() {
 		count.set(1)
 		return
@@ -55,12 +80,12 @@ func shareBudget(ctx context.Context, st store.Store, id string, clients []budge
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		heartbeat(ctx, st, id, clients, count, log)
+		heartbeat(ctx, st, id, count, log)
 		select {
 		case <-ctx.Done():
 			lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if err := st.Leave(lctx, id); err != nil {
-				log.Warn().Err(err).Msg("replica not removed from the state; the others wait out its heartbeat")
+				log.Warn().Err(err).Msg("replica not removed from the state; the others count it until its heartbeat expires")
 			}
 			cancel()
 			return
@@ -69,8 +94,8 @@ func shareBudget(ctx context.Context, st store.Store, id string, clients []budge
 	}
 }
 
-// heartbeat records this replica as alive and sets its clients' share of the budget to 1/N.
-func heartbeat(ctx context.Context, st store.Store, id string, clients []budgetShare, count *replicaCount, log zerolog.Logger) {
+// heartbeat records this replica as alive and counts the live ones.
+func heartbeat(ctx context.Context, st store.Store, id string, count *replicaCount, log zerolog.Logger) {
 	if !st.Shared() {
 		count.set(1)
 		return
@@ -80,16 +105,12 @@ func heartbeat(ctx context.Context, st store.Store, id string, clients []budgetS
 	cancel()
 	switch {
 	case err != nil && ctx.Err() == nil:
-		log.Warn().Err(err).Msg("heartbeat not recorded; keeping the current share of the Domo budget")
+		log.Warn().Err(err).Msg("heartbeat not recorded")
 	case err == nil:
-		share := 1 / float64(n)
-		if math.Abs(share-clients[0].Share()) > 1e-6 {
-			log.Info().Int("replicas", n).Float64("share", share).Msg("share of the Domo budget changed")
+		if old := count.get(); old != n {
+			log.Info().Int("replicas", n).Int("before", old).Msg("replicas sharing the state changed")
 		}
-		for _, c := range clients {
-			c.SetShare(share)
-		}
-		count.set(n) // after the share: whoever sees n sees the share that goes with it
+		count.set(n)
 	}
 }
 
@@ -171,14 +192,12 @@ func withState(ready scim.Readiness, p *stateProbe, shared bool, replicas *repli
 	}
 }
 
-// registerReplicaMetrics exposes how many replicas share the state, this one's share of the
-// Domo budget and whether it leads the refresh.
-func registerReplicaMetrics(reg prometheus.Registerer, count *replicaCount, client budgetShare, leading func() bool) {
+// registerReplicaMetrics exposes how many replicas share the state and whether this one leads
+// the refresh.
+func registerReplicaMetrics(reg prometheus.Registerer, count *replicaCount, leading func() bool) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_replicas", Help: "Replicas sharing the state, as the last heartbeat counted them (1 on SQLite)."},
 			func() float64 { return float64(count.get()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_domo_budget_share", Help: "Share of SCIMBRIDGE_DOMO_RATE_LIMIT this replica paces at (1/replicas)."},
-			client.Share),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimbridge_refresh_leader", Help: "1 while this replica leads the index refresh and the pass that finishes interrupted changes."},
 			func() float64 {
 				if leading() {

@@ -128,6 +128,8 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	if err != nil {
 		return err
 	}
+	// Replicas sharing the state take every Domo request's send time from budgets kept there.
+	shareDomoBudgets(st, client, inst)
 	idx := index.New()
 	roles := mapping.NewRoles(cfg.Roles)
 	b, err := bridge.New(bridge.Config{
@@ -183,15 +185,10 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 		return err
 	}
 
-	// Replicas sharing the state take their share of the Domo budget before the first Domo
-	// request (the index load), and keep it current in the background.
+	// Replicas sharing the state count each other, for /readyz and the metrics.
 	replicas := &replicaCount{}
-	budgets := []budgetShare{client}
-	if inst != nil {
-		budgets = append(budgets, inst)
-	}
-	heartbeat(ctx, st, b.ReplicaID(), budgets, replicas, log)
-	registerReplicaMetrics(reg, replicas, client, b.Leading)
+	heartbeat(ctx, st, b.ReplicaID(), replicas, log)
+	registerReplicaMetrics(reg, replicas, b.Leading)
 	stProbe := &stateProbe{st: st, log: log.With().Str("component", "readiness").Logger()}
 
 	var loaded atomic.Bool
@@ -279,7 +276,7 @@ func serveWith(ctx context.Context, cfg Config, log zerolog.Logger, stdout io.Wr
 	var bg sync.WaitGroup
 	bg.Go(func() { probe.run(runCtx) })
 	bg.Go(func() { stProbe.run(runCtx) })
-	bg.Go(func() { shareBudget(runCtx, st, b.ReplicaID(), budgets, replicas, log) })
+	bg.Go(func() { countReplicas(runCtx, st, b.ReplicaID(), replicas, log) })
 	bg.Go(func() { page.Run(runCtx) })
 	bg.Go(func() { pruneAudit(runCtx, st, cfg.AuditRetention, time.Hour, log) })
 	bg.Go(func() {

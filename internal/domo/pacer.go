@@ -2,10 +2,13 @@ package domo
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -21,43 +24,106 @@ const unboundedWaitCap = 10 * time.Minute
 
 // pacer spaces every request sent to Domo evenly under the tenant's budget, and holds all of
 // them back together after Domo signals the budget is spent (429, or X-RateLimit-Remaining 0).
+// On its own it keeps the budget in the process; with a SharedBudget, every request takes its
+// send time from the budget several processes share.
 type pacer struct {
-	lim       *rate.Limiter
-	perMinute int
+	lim    *rate.Limiter
+	every  time.Duration // the spacing of requests: the limiter's rate, for a shared budget
+	shared atomic.Pointer[sharedRef]
 
 	mu          sync.Mutex
 	pausedUntil time.Time
 	strikes     int // consecutive 429s, for the backoff when Domo says nothing of when to retry
 }
 
+type sharedRef struct{ b SharedBudget }
+
 func newPacer(perMinute int) *pacer {
-	return &pacer{lim: rate.NewLimiter(rate.Limit(paceFactor*float64(perMinute)/60), 1), perMinute: perMinute}
+	perSecond := paceFactor * float64(perMinute) / 60
+	return &pacer{
+		lim:   rate.NewLimiter(rate.Limit(perSecond), 1),
+		every: time.Duration(math.Ceil(float64(time.Second) / perSecond)),
+	}
 }
 
-// SetShare sets the share of the tenant's budget (Config.RatePerMinute) this client may use,
-// between 0 and 1; 1, the whole budget, until it is called. Several processes sending to one
-// tenant (replicas of the bridge) each take their share, so that together they stay under the
-// tenant's limit. Requests already waiting keep their turn; later ones are paced at the new
-// rate.
-func (c *Client) SetShare(share float64) { c.pacer.setShare(share) }
-
-// Share returns the share of the tenant's budget this client uses (see SetShare).
-func (c *Client) Share() float64 { return c.pacer.share() }
-
-// SetShare sets the share of the instance APIs' budget (InstanceConfig.RatePerMinute) this
-// client may use, as Client.SetShare does for v1's.
-func (in *Instance) SetShare(share float64) { in.c.pacer.setShare(share) }
-
-// Share returns the share of the instance APIs' budget this client uses.
-func (in *Instance) Share() float64 { return in.c.pacer.share() }
-
-func (p *pacer) setShare(share float64) {
-	share = min(max(share, 0.001), 1)
-	p.lim.SetLimit(rate.Limit(paceFactor * share * float64(p.perMinute) / 60))
+// SharedBudget hands out send times from a tenant's budget that several clients share: the
+// bridge's replicas, each with its own Client, through their state database. Together they
+// then stay under the tenant's limit however their traffic is spread, and a client that has
+// nothing to send leaves the whole budget to the others. Implementations must be safe for
+// concurrent use.
+//
+// One shared sequence of send times suits replicas better than a share of the budget each: a
+// fixed share (1/N) idles whenever one replica's queue is empty while another's waits; a share
+// that follows demand must be lowered on one replica before it is raised on another, a
+// heartbeat apart, or the sum overshoots the limit meanwhile; and a dead replica's share is
+// lost until its heartbeat expires. Send times taken one by one from one sequence are every
+// apart whoever asks, whoever has left or died. That costs one statement on the state database
+// per Domo request (at most the budget's rate: 50 a second at 3,000 a minute), and Domo
+// requests need the database: while it cannot be reached the client sends nothing, since it
+// cannot know what the others send.
+type SharedBudget interface {
+	// Take reserves the budget's next free send time, every after the last one handed out
+	// to anyone (or now, if that has passed), provided it comes within within from now; ok
+	// then says so, and wait is how long until it. When the next free time is further away,
+	// nothing is reserved, ok is false and wait says how far it is.
+	Take(ctx context.Context, every, within time.Duration) (wait time.Duration, ok bool, err error)
+	// Hold gives no one a send time before d from now: Domo said the budget is spent.
+	Hold(ctx context.Context, d time.Duration) error
 }
 
-func (p *pacer) share() float64 {
-	return float64(p.lim.Limit()) * 60 / (paceFactor * float64(p.perMinute))
+// Timeouts of the shared budget's calls: a request waits for its send time to be handed out
+// no longer than a database that is merely slow takes; a hold is a courtesy to the other
+// clients (this one keeps its own pause), so it gives up sooner.
+const (
+	sharedTakeTimeout = 5 * time.Second
+	sharedHoldTimeout = time.Second
+)
+
+// ShareBudget makes every later request of this client (token requests included) take its send
+// time from b, a budget of Config.RatePerMinute shared with other clients, instead of pacing in
+// this process alone. Call it before the first request.
+func (c *Client) ShareBudget(b SharedBudget) { c.pacer.share(b) }
+
+// ShareBudget makes the instance APIs' requests take their send times from b, a budget of
+// InstanceConfig.RatePerMinute shared with other clients, as Client.ShareBudget does for v1's.
+func (in *Instance) ShareBudget(b SharedBudget) { in.c.pacer.share(b) }
+
+func (p *pacer) share(b SharedBudget) {
+	if b == nil {
+		p.shared.Store(nil)
+		return
+	}
+	p.shared.Store(&sharedRef{b})
+}
+
+func (p *pacer) sharedBudget() SharedBudget {
+	if r := p.shared.Load(); r != nil {
+		return r.b
+	}
+	return nil
+}
+
+// BudgetUnavailableError is a request not sent because its send time could not be taken from
+// the shared budget: the store that keeps it (the replicas' state database) did not answer.
+// Nothing reached Domo. The SCIM API answers 503 with Retry-After.
+type BudgetUnavailableError struct {
+	Op  string
+	Err error
+}
+
+func (e *BudgetUnavailableError) Error() string {
+	return fmt.Sprintf("domo %s: not sent: the shared request budget cannot be reached: %v", e.Op, e.Err)
+}
+
+func (e *BudgetUnavailableError) Unwrap() error { return e.Err }
+
+// domoKind is KindOther: neither Domo's answer nor its budget spent.
+func (e *BudgetUnavailableError) domoKind() Kind { return KindOther }
+
+// Unavailable tells callers outside this package (the SCIM error funnel) to answer 503, and
+// when to come back: about as long as a database restart takes.
+func (e *BudgetUnavailableError) Unavailable() (detail string, retryAfter time.Duration) {
+	return "the bridge's shared Domo budget (its state database) is unavailable; retry later", 10 * time.Second
 }
 
 // budget is the per-request account of time spent waiting, carried in the context so that the
@@ -135,6 +201,9 @@ func (c *Client) pace(ctx context.Context, op string) error {
 		b.waited += pause
 		c.onWait(ctx, op, pause)
 	}
+	if sb := c.pacer.sharedBudget(); sb != nil {
+		return c.paceShared(ctx, op, b, sb)
+	}
 	r := c.pacer.lim.Reserve()
 	d := r.Delay()
 	if err := c.allowWait(ctx, op, b, d); err != nil {
@@ -150,13 +219,67 @@ func (c *Client) pace(ctx context.Context, op string) error {
 	return nil
 }
 
-// pauseUntil holds every request back until t.
+// paceShared blocks until op's send time taken from the shared budget sb, failing fast with
+// *RateLimitError when the next free one lies beyond MaxWait or the context's deadline (then
+// nothing is taken), and with *BudgetUnavailableError when sb cannot be reached.
+func (c *Client) paceShared(ctx context.Context, op string, b *budget, sb SharedBudget) error {
+	within := c.waitLeft(ctx, b)
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, sharedTakeTimeout)
+	wait, ok, err := sb.Take(tctx, c.pacer.every, within)
+	cancel()
+	took := time.Since(start)
+	b.waited += took
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return &BudgetUnavailableError{Op: op, Err: err}
+	case !ok:
+		return &RateLimitError{Op: op, RetryAfter: max(wait, time.Millisecond)}
+	}
+	// The time is taken. Were the take itself slow enough to push it past the deadline, it is
+	// given up rather than waited for in vain.
+	if err := c.allowWait(ctx, op, b, wait); err != nil {
+		return err
+	}
+	if err := sleep(ctx, wait); err != nil {
+		return err
+	}
+	b.waited += wait
+	c.onWait(ctx, op, took+wait)
+	return nil
+}
+
+// waitLeft is how much longer a request may wait for budget: what MaxWait leaves of it, and
+// no later than the context's deadline.
+func (c *Client) waitLeft(ctx context.Context, b *budget) time.Duration {
+	limit := unboundedWaitCap
+	if c.maxWait > 0 {
+		limit = c.maxWait
+	}
+	left := limit - b.waited
+	if dl, ok := ctx.Deadline(); ok {
+		left = min(left, time.Until(dl))
+	}
+	return max(left, 0)
+}
+
+// pauseUntil holds every request back until t; with a shared budget, every client of it too.
 func (p *pacer) pauseUntil(t time.Time) {
 	p.mu.Lock()
-	if t.After(p.pausedUntil) {
+	later := t.After(p.pausedUntil)
+	if later {
 		p.pausedUntil = t
 	}
 	p.mu.Unlock()
+	if sb := p.sharedBudget(); later && sb != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedHoldTimeout)
+		// Best effort: this client keeps its own pause whatever happens, and the others,
+		// should the hold not reach them, meet Domo's 429 and pause themselves.
+		_ = sb.Hold(ctx, time.Until(t))
+		cancel()
+	}
 }
 
 // observe reads Domo's rate headers on any answer: when the budget is spent, wait for the reset

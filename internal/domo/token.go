@@ -143,6 +143,10 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, TokenInfo, erro
 		if errors.As(err, &rl) {
 			return nil, TokenInfo{}, rl
 		}
+		var bu *BudgetUnavailableError
+		if errors.As(err, &bu) {
+			return nil, TokenInfo{}, bu // nothing was sent; Domo is not at fault
+		}
 		if ctx.Err() != nil {
 			return nil, TokenInfo{}, ctx.Err()
 		}

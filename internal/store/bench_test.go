@@ -154,6 +154,38 @@ func benchPublish(b *testing.B, s Store) {
 	}
 }
 
+// BenchmarkTakeSlot takes one send time of a shared Domo budget, as every Domo request of a
+// replica does (one statement in PostgreSQL); the interval is tiny so that the times taken
+// never lie in the future. Parallel: three replicas' requests at once, on one row.
+func BenchmarkTakeSlot(b *testing.B) { forBackends(b, benchTakeSlot) }
+
+func benchTakeSlot(b *testing.B, s Store) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if sl, err := s.TakeSlot(ctx, "domo", time.Microsecond, time.Minute); err != nil || !sl.Taken {
+			b.Fatal(sl, err)
+		}
+	}
+}
+
+func BenchmarkTakeSlotParallel(b *testing.B) { forBackends(b, benchTakeSlotParallel) }
+
+func benchTakeSlotParallel(b *testing.B, s Store) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(3) // GOMAXPROCS x 3 takers
+	b.ResetTimer()      // RunParallel, unlike b.Loop, does not exclude the setup
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if sl, err := s.TakeSlot(ctx, "domo", time.Microsecond, time.Minute); err != nil || !sl.Taken {
+				b.Error(sl, err)
+				return
+			}
+		}
+	})
+}
+
 // forBackends runs a benchmark against a fresh store of every backend, so each figure comes
 // in a pair: SQLite and PostgreSQL.
 func forBackends(b *testing.B, fn func(b *testing.B, s Store)) {

@@ -174,6 +174,8 @@ func conformance() []struct {
 		{"Changes", testChanges},
 		{"ChangesConcurrentFollow", testChangesConcurrentFollow},
 		{"Heartbeat", testHeartbeat},
+		{"Budget", testBudget},
+		{"BudgetAcrossHandles", testBudgetAcrossHandles},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionDelete", testSessionDelete},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -311,4 +312,187 @@ func testHeartbeat(t *testing.T, b backend) {
 	if n, err := a.Heartbeat(ctx, "a", 50*time.Millisecond); err != nil || n != 1 {
 		t.Fatalf("Heartbeat after the other's went stale = %d, %v", n, err)
 	}
+}
+
+// takeSlots takes n slots of budget name through s from n goroutines at once, and returns
+// their times; every take must be granted.
+func takeSlots(t *testing.T, s Store, name string, n int, every time.Duration) []time.Time {
+	t.Helper()
+	var mu sync.Mutex
+	var at []time.Time
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			sl, err := s.TakeSlot(context.Background(), name, every, time.Minute)
+			if err != nil || !sl.Taken {
+				t.Errorf("TakeSlot = %+v, %v; want a slot", sl, err)
+				return
+			}
+			mu.Lock()
+			at = append(at, sl.At)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return at
+}
+
+// checkSpacing fails unless no two of the times lie closer than every: then no window of
+// length w holds more than w/every+1 of them, whoever took them.
+func checkSpacing(t *testing.T, at []time.Time, every time.Duration) {
+	t.Helper()
+	slices.SortFunc(at, time.Time.Compare)
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < every {
+			t.Fatalf("slots %d and %d are %v apart, less than %v", i-1, i, d, every)
+		}
+	}
+}
+
+// A budget hands out send times every apart, in the order asked, the first at once; a slot
+// beyond within is refused and changes nothing; HoldSlots pushes the next one out and never
+// back; budgets are independent.
+func testBudget(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := b.open(t)
+	const every = 50 * time.Millisecond
+	first, err := s.TakeSlot(ctx, "v1", every, time.Minute)
+	if err != nil || !first.Taken || first.Wait != 0 {
+		t.Fatalf("first TakeSlot of an idle budget = %+v, %v; want one at once", first, err)
+	}
+	// 20 at once: a second of backlog, every apart, none closer.
+	at := append(takeSlots(t, s, "v1", 20, every), first.At)
+	checkSpacing(t, at, every)
+	last := at[len(at)-1]
+	if want := first.At.Add(20 * every); !last.Equal(want) {
+		t.Errorf("21 slots asked together end at %v after the first, want %v: the budget leaves gaps", last.Sub(first.At), want.Sub(first.At))
+	}
+
+	// The next free time is a second away: a caller who may wait only 100 ms is refused, told
+	// when it is, and takes nothing from those who may wait.
+	refused, err := s.TakeSlot(ctx, "v1", every, 100*time.Millisecond)
+	if err != nil || refused.Taken || !refused.At.Equal(last.Add(every)) || refused.Wait <= 100*time.Millisecond {
+		t.Fatalf("TakeSlot within 100 ms behind a second of backlog = %+v, %v; want refused, next at %v", refused, err, last.Add(every))
+	}
+	next, err := s.TakeSlot(ctx, "v1", every, time.Minute)
+	if err != nil || !next.Taken || !next.At.Equal(refused.At) || next.Wait > time.Second+every {
+		t.Fatalf("TakeSlot after a refusal = %+v, %v; want the refused slot %v", next, err, refused.At)
+	}
+
+	// Another budget is not held up by this one's backlog.
+	if other, err := s.TakeSlot(ctx, "instance", every, 0); err != nil || !other.Taken || other.Wait != 0 {
+		t.Errorf("TakeSlot of another budget = %+v, %v; want one at once", other, err)
+	}
+
+	// A hold keeps everyone back for its length; a shorter one later does not shorten it.
+	if err := s.HoldSlots(ctx, "held", 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldSlots(ctx, "held", 0); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.TakeSlot(ctx, "held", every, time.Minute)
+	if err != nil || !held.Taken || held.Wait < 200*time.Millisecond || held.Wait > 300*time.Millisecond {
+		t.Errorf("TakeSlot after a 300 ms hold = %+v, %v; want a slot 200 to 300 ms away", held, err)
+	}
+
+	// every is rounded up to a whole microsecond, never down.
+	odd := 1500 * time.Nanosecond
+	at = takeSlots(t, s, "odd", 10, odd)
+	checkSpacing(t, at, odd)
+
+	for _, bad := range []struct {
+		name  string
+		every time.Duration
+	}{{"", every}, {"v1", 0}, {"v1", -time.Second}} {
+		if _, err := s.TakeSlot(ctx, bad.name, bad.every, time.Minute); err == nil {
+			t.Errorf("TakeSlot(%q, %v) succeeded", bad.name, bad.every)
+		}
+	}
+	if err := s.HoldSlots(ctx, "", time.Second); err == nil {
+		t.Error("HoldSlots of an unnamed budget succeeded")
+	}
+}
+
+// Replicas sharing a state share its budgets exactly: whoever asks gets the next free time,
+// so the budget follows demand with no share set aside for a replica that is idle, has left
+// or died; replicas joining, leaving, dying or shifting their demand never bring two slots
+// closer than every.
+func testBudgetAcrossHandles(t *testing.T, b backend) {
+	ctx := context.Background()
+	loc := b.fresh(t)
+	a := b.openAt(t, loc)
+	needShared(t, a)
+	bb := b.openAt(t, loc)
+
+	// Demand on one replica only: it gets consecutive slots, a second of them; the other,
+	// idle, has none set aside. When demand shifts to it, its first slot is the next one.
+	const slow = 100 * time.Millisecond
+	var last time.Time
+	for i := range 10 {
+		sl, err := a.TakeSlot(ctx, "shift", slow, time.Minute)
+		if err != nil || !sl.Taken {
+			t.Fatalf("TakeSlot = %+v, %v", sl, err)
+		}
+		if i > 0 && !sl.At.Equal(last.Add(slow)) {
+			t.Fatalf("slot %d of a lone busy replica is %v after the one before, want %v", i, sl.At.Sub(last), slow)
+		}
+		last = sl.At
+	}
+	sl, err := bb.TakeSlot(ctx, "shift", slow, time.Minute)
+	if err != nil || !sl.Taken || !sl.At.Equal(last.Add(slow)) {
+		t.Fatalf("the idle replica's first slot = %+v, %v; want the next one, %v", sl, err, last.Add(slow))
+	}
+
+	// Uneven demand from three replicas at once; one dies midway (its connections dropped),
+	// one joins after that.
+	const every = 2 * time.Millisecond
+	c, err := Open(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var at []time.Time
+	var dyingTook atomic.Int32
+	dyingBusy := make(chan struct{})
+	var wg sync.WaitGroup
+	take := func(s Store, n int, who string) {
+		for range n {
+			sl, err := s.TakeSlot(ctx, "v1", every, time.Minute)
+			if err != nil {
+				if who != "dying" {
+					t.Errorf("%s: %v", who, err)
+				}
+				return
+			}
+			if !sl.Taken {
+				t.Errorf("%s: slot refused within a minute: %+v", who, sl)
+				return
+			}
+			mu.Lock()
+			at = append(at, sl.At)
+			mu.Unlock()
+			if who == "dying" && dyingTook.Add(1) == 10 {
+				close(dyingBusy)
+			}
+		}
+	}
+	for range 6 {
+		wg.Go(func() { take(a, 30, "a") })
+	}
+	wg.Go(func() { take(bb, 30, "b") })
+	for range 3 {
+		wg.Go(func() { take(c, 1000, "dying") })
+	}
+	<-dyingBusy
+	c.Close()
+	joined := b.openAt(t, loc)
+	for range 3 {
+		wg.Go(func() { take(joined, 20, "joined") })
+	}
+	wg.Wait()
+	if want := 6*30 + 30 + 10 + 3*20; len(at) < want {
+		t.Fatalf("%d slots taken, want at least %d", len(at), want)
+	}
+	checkSpacing(t, at, every)
 }

@@ -12,14 +12,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Replicas coordinate through PostgreSQL in three ways:
+// Replicas coordinate through PostgreSQL in four ways:
 //   - locks and leads are session-level advisory locks, all taken on one connection of the
 //     handle's own (the session): the server releases them the moment that connection ends,
 //     so a replica killed with -9 holds nothing a second later;
 //   - changes are rows of the changes table, numbered in commit order, announced with NOTIFY
 //     on a second connection of the handle's own (the listener), which also brings the
 //     unlock announcements that wake lock waiters;
-//   - heartbeats are rows of the replicas table, timed by the server's clock.
+//   - heartbeats are rows of the replicas table, timed by the server's clock;
+//   - the Domo budgets they share are rows of the budgets table, each the next free send time
+//     by the server's clock, taken one slot per request (TakeSlot).
 const (
 	pgChangeChannel = "scimbridge_change"
 	pgUnlockChannel = "scimbridge_unlock"
@@ -399,6 +401,61 @@ SELECT count(*) FROM replicas WHERE seen >= now() - $2::interval AND id <> $1`, 
 func (s *Postgres) Leave(ctx context.Context, id string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("store: leave %q: %w", id, pgFail(err))
+	}
+	return nil
+}
+
+// TakeSlot reserves the next free send time of budget name in one statement: the row's lock
+// orders the replicas that ask at once, and each moves the time on by every. Times are the
+// server's, and so is the wait, so that replicas' clocks need not agree. A refused slot
+// changes nothing (the INSERT's DO UPDATE is skipped) and reads the row as it stands.
+func (s *Postgres) TakeSlot(ctx context.Context, name string, every, within time.Duration) (Slot, error) {
+	if err := checkSlotArgs(name, every); err != nil {
+		return Slot{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		sl, err := s.takeSlot(ctx, name, every, within)
+		// A refused slot reads the row in the statement's snapshot, which misses a row
+		// another replica inserted meanwhile (the budget's first use): ask again.
+		if errors.Is(err, pgx.ErrNoRows) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return Slot{}, fmt.Errorf("store: take a slot of budget %q: %w", name, pgFail(err))
+		}
+		return sl, nil
+	}
+}
+
+func (s *Postgres) takeSlot(ctx context.Context, name string, every, within time.Duration) (Slot, error) {
+	var sl Slot
+	var now time.Time
+	err := s.pool.QueryRow(ctx, `WITH took AS (
+	INSERT INTO budgets AS b (name, next) VALUES ($1, clock_timestamp() + $2::interval)
+	ON CONFLICT (name) DO UPDATE SET next = greatest(b.next, clock_timestamp()) + $2::interval
+		WHERE b.next <= clock_timestamp() + $3::interval
+	RETURNING b.next - $2::interval AS at
+)
+SELECT true, at, clock_timestamp() FROM took
+UNION ALL
+SELECT false, greatest(next, clock_timestamp()), clock_timestamp() FROM budgets
+	WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM took)`, name, slotEvery(every), max(within, 0)).Scan(&sl.Taken, &sl.At, &now)
+	if err != nil {
+		return Slot{}, err
+	}
+	sl.Wait = max(sl.At.Sub(now), 0)
+	return sl, nil
+}
+
+// HoldSlots moves budget name's next free send time to at least d from now, by the server's
+// clock.
+func (s *Postgres) HoldSlots(ctx context.Context, name string, d time.Duration) error {
+	if err := checkSlotArgs(name, time.Microsecond); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO budgets AS b (name, next) VALUES ($1, clock_timestamp() + $2::interval)
+ON CONFLICT (name) DO UPDATE SET next = greatest(b.next, excluded.next)`, name, max(d, 0)); err != nil {
+		return fmt.Errorf("store: hold budget %q: %w", name, pgFail(err))
 	}
 	return nil
 }

@@ -118,6 +118,13 @@ CREATE TABLE replicas (
 	expires    text COLLATE "C" NOT NULL
 );
 CREATE INDEX sessions_created ON sessions (created);`,
+
+		// 4: the request budgets the replicas' Domo clients share (TakeSlot): the next free
+		// send time of each, by the server's clock.
+		`CREATE TABLE budgets (
+	name text PRIMARY KEY,
+	next timestamptz NOT NULL
+);`,
 	}
 }
 

@@ -39,6 +39,9 @@ type SQLite struct {
 	users  shadowTable
 	groups shadowTable
 	locks  keyedMutex
+	// budgets are TakeSlot's, in the process: like its locks, a SQLite state's budgets serve
+	// one process.
+	budgets memBudgets
 
 	pruneBatch int // audit rows per prune statement; a field so tests can cross batches cheaply
 }

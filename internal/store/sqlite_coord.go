@@ -6,7 +6,7 @@ import (
 )
 
 // A SQLite state belongs to one process (two processes on one file, as in a rolling restart,
-// share its data safely, but not its locks or changes): the coordination between replicas is
+// share its data safely, but not its locks, changes or budgets): the coordination between replicas is
 // trivial here. Locks live in the process; the process always leads; there are no other
 // processes to tell of changes, so nothing is recorded.
 
@@ -36,6 +36,16 @@ func (s *SQLite) Heartbeat(context.Context, string, time.Duration) (int, error) 
 
 // Leave has no one to tell.
 func (s *SQLite) Leave(context.Context, string) error { return nil }
+
+// TakeSlot hands out the budget's send times in this process.
+func (s *SQLite) TakeSlot(_ context.Context, name string, every, within time.Duration) (Slot, error) {
+	return s.budgets.take(name, every, within)
+}
+
+// HoldSlots holds the budget back in this process.
+func (s *SQLite) HoldSlots(_ context.Context, name string, d time.Duration) error {
+	return s.budgets.hold(name, d)
+}
 
 // Shared is false: SQLite state serves one process.
 func (s *SQLite) Shared() bool { return false }

@@ -120,6 +120,18 @@ type Store interface {
 	// heartbeat.
 	Leave(ctx context.Context, id string) error
 
+	// TakeSlot reserves, in the request budget called name, the next free send time: the
+	// later of now and every (rounded up to a whole microsecond) after the last time handed
+	// out, so that no two times anyone sharing the state is given lie closer than every, in
+	// the order callers ask. The slot is reserved only when it comes within within from now;
+	// otherwise Taken is false, nothing changes, and At and Wait say when the next free one
+	// is. The replicas' Domo clients take a slot before every request, so that together they
+	// stay under the tenant's limit however their traffic is spread.
+	TakeSlot(ctx context.Context, name string, every, within time.Duration) (Slot, error)
+	// HoldSlots moves the next send time of budget name to at least d from now (Domo said
+	// the budget is spent): no one sharing the state is given a slot before then.
+	HoldSlots(ctx context.Context, name string, d time.Duration) error
+
 	// Shared reports whether other processes may share this state (PostgreSQL), so that the
 	// bridge coordinates with them.
 	Shared() bool
@@ -139,6 +151,13 @@ type Change struct {
 	Kind   string    // what changed, e.g. "user.put"
 	Key    string    // which resource, e.g. a Domo id
 	Data   []byte
+}
+
+// Slot is a send time TakeSlot handed out, or the next free one when Taken is false.
+type Slot struct {
+	Taken bool
+	At    time.Time     // by the state's clock (PostgreSQL's: the server's)
+	Wait  time.Duration // from now until At, by that clock; 0 when At has come
 }
 
 var _ Store = (*SQLite)(nil)
