@@ -64,8 +64,9 @@ func newPacer(perMinute int) *pacer {
 type SharedBudget interface {
 	// Take reserves the budget's next free send time, every after the last one handed out
 	// to anyone (or now, if that has passed), provided it comes within within from now; ok
-	// then says so, and wait is how long until it. When the next free time is further away,
-	// nothing is reserved, ok is false and wait says how far it is.
+	// then says so, and wait is how long until it, counted from when the answer is given (so
+	// that waiting it from the answer's arrival is never early). When the next free time is
+	// further away, nothing is reserved, ok is false and wait says how far it is.
 	Take(ctx context.Context, every, within time.Duration) (wait time.Duration, ok bool, err error)
 	// Hold gives no one a send time before d from now: Domo said the budget is spent.
 	Hold(ctx context.Context, d time.Duration) error
@@ -222,6 +223,11 @@ func (c *Client) pace(ctx context.Context, op string) error {
 // paceShared blocks until op's send time taken from the shared budget sb, failing fast with
 // *RateLimitError when the next free one lies beyond MaxWait or the context's deadline (then
 // nothing is taken), and with *BudgetUnavailableError when sb cannot be reached.
+//
+// The wait is counted from the answer's arrival, so the request goes out at its time or later,
+// never earlier: any window of Domo's holds at most the times handed out within it (every apart:
+// paceFactor of the limit) plus requests sent late into it, and the 2 % slack absorbs 1.2 s of
+// lateness a minute.
 func (c *Client) paceShared(ctx context.Context, op string, b *budget, sb SharedBudget) error {
 	within := c.waitLeft(ctx, b)
 	start := time.Now()
