@@ -255,6 +255,8 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing reaches Domo while the replicas cannot take send times from the shared budget.
+	domoBefore := sim.Stats().Requests
 	// Every kind of request that needs the state: 503 with Retry-After, on both replicas.
 	for _, br := range []*bridgeUnderTest{a, b} {
 		for _, r := range []struct{ method, path, body string }{
@@ -314,6 +316,9 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	}
 	if late.session(b.base) != "" {
 		t.Error("a sign-in while PostgreSQL was down set a session cookie")
+	}
+	if n := sim.Stats().Requests - domoBefore; n != 0 {
+		t.Errorf("%d requests reached Domo while PostgreSQL was down, without a send time from the shared budget", n)
 	}
 
 	if err := srv.Start(ctx); err != nil {
