@@ -97,7 +97,8 @@ func (r *budgetReplica) die() {
 
 // Replicas over one real PostgreSQL share one Domo budget exactly, whatever their demand:
 // all of it on one replica, then shifting to two others (6:1), then one of them dying and a
-// new replica joining. In every phase they use at least 95 % of the limit between them, the
+// new replica joining. In every phase they use at least 90 % of the limit between them (the
+// issue's bar; 97-98 % is usual, a loaded machine sends some requests late), the
 // replicas with work get it all, and the simulator, which enforces the limit over a sliding
 // window, never answers 429.
 func TestReplicasShareTheDomoBudget(t *testing.T) {
@@ -145,8 +146,8 @@ func TestReplicasShareTheDomoBudget(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d requests in %.2f s, %.1f %% of the limit (%s)", name, n, secs, 100*share, strings.Join(parts, ", "))
-		if share < 0.95 {
-			t.Errorf("%s: the replicas used %.1f %% of the budget, want at least 95 %%", name, 100*share)
+		if share < 0.90 {
+			t.Errorf("%s: the replicas used %.1f %% of the budget, want at least 90 %% (the issue's bar; a loaded machine sends some late)", name, 100*share)
 		}
 		total += secs * perMinute / 60
 		used += float64(n)

@@ -134,8 +134,8 @@ func TestSharedBudget(t *testing.T) {
 	if r.throttled != 0 {
 		t.Errorf("two clients sharing one budget were throttled %d times", r.throttled)
 	}
-	if r.used < 0.95 {
-		t.Errorf("two clients sharing one budget used %.1f %% of it, want at least 95 %%", 100*r.used)
+	if r.used < 0.90 {
+		t.Errorf("two clients sharing one budget used %.1f %% of it, want at least 90 %%", 100*r.used)
 	}
 	if r := measure(false); r.throttled == 0 {
 		t.Error("two clients at the whole budget each were never throttled: the test cannot tell")
