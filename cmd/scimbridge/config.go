@@ -83,7 +83,7 @@ var settings = []setting{
 	{"domo-client-id", "SCIMBRIDGE_DOMO_CLIENT_ID", "", "Domo client id (scope user)", true, func(c *Config, v string) error { c.DomoClientID = strings.TrimSpace(v); return nil }},
 	{"domo-client-secret", "SCIMBRIDGE_DOMO_CLIENT_SECRET", "", "Domo client secret", true, func(c *Config, v string) error { c.DomoSecret = strings.TrimSpace(v); return nil }},
 	{"state", "SCIMBRIDGE_STATE", "scimbridge.db", "the state: a SQLite file (one bridge), or a postgres:// URL that several replicas share; a URL may hold a password, so it is never printed", true, func(c *Config, v string) error { c.State = strings.TrimSpace(v); return nil }},
-	{"domo-rate-limit", "SCIMBRIDGE_DOMO_RATE_LIMIT", "3000", "Domo requests per minute the bridge may send (token requests included)", false, intSetting(func(c *Config, n int) { c.DomoRateLimit = n })},
+	{"domo-rate-limit", "SCIMBRIDGE_DOMO_RATE_LIMIT", "3000", "Domo requests per minute the bridge may send (token requests included; all replicas together on a shared PostgreSQL state)", false, intSetting(func(c *Config, n int) { c.DomoRateLimit = n })},
 	{"domo-instance-url", "SCIMBRIDGE_DOMO_INSTANCE_URL", "", "your Domo instance, e.g. https://acme.domo.com: turns on the instance APIs (custom attributes, manager, roles by id, bulk membership); needs an access token", false, func(c *Config, v string) error {
 		c.DomoInstanceURL = strings.TrimRight(strings.TrimSpace(v), "/")
 		return nil
